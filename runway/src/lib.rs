@@ -1,0 +1,1 @@
+//! Placeholder: see issue "runway, part 1".
