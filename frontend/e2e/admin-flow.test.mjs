@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
-import { launch, screenshot, signIn } from './browser.mjs';
+import { fillSignIn, launch, screenshot, signIn, withPage } from './browser.mjs';
 import { ADMIN, startStack } from './stack.mjs';
 
 const stamp = Date.now().toString(36);
@@ -34,7 +34,7 @@ describe('admin flow through the real stack', () => {
     await stack?.stop();
   });
 
-  it('signs in as the seeded admin and shows the dashboard with counts', async () => {
+  it('signs in as the seeded admin and shows the dashboard with counts', withPage(() => page, 'signs-in-as-the-seeded-admin-and-shows-t', async () => {
     await page.goto(`${stack.baseUrl}/login`);
     await screenshot(page, '01-sign-in');
     await signIn(page, stack.baseUrl, ADMIN.email, ADMIN.password);
@@ -44,9 +44,9 @@ describe('admin flow through the real stack', () => {
     await page.getByRole('link', { name: /users, open the list/ }).waitFor();
     await page.getByRole('link', { name: /roles, open the list/ }).waitFor();
     await screenshot(page, '02-dashboard');
-  });
+  }));
 
-  it('creates a user with a role picked through /autocomplete', async () => {
+  it('creates a user with a role picked through /autocomplete', withPage(() => page, 'creates-a-user-with-a-role-picked-throug', async () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Users' }).click();
     await page.getByRole('heading', { level: 1, name: 'Users' }).waitFor();
     await page.getByRole('link', { name: 'New user' }).click();
@@ -63,22 +63,22 @@ describe('admin flow through the real stack', () => {
     await page.getByRole('heading', { level: 1, name: newUser.email }).waitFor();
     await page.getByText('User created.').waitFor();
     await screenshot(page, '04-user-view');
-  });
+  }));
 
-  it('finds the new user with a filter', async () => {
+  it('finds the new user with a filter', withPage(() => page, 'finds-the-new-user-with-a-filter', async () => {
     await page.goto(`${stack.baseUrl}/users`);
     await page.getByRole('heading', { level: 1, name: 'Users' }).waitFor();
     await page.getByLabel('Search by email').fill(newUser.email.toUpperCase().slice(0, 12)); // case-insensitive substring
     await page.getByRole('button', { name: 'Apply' }).click();
     await page.waitForURL(/email=/);
-    await page.getByRole('link', { name: newUser.email }).waitFor();
+    await page.getByRole('link', { name: newUser.email, exact: true }).waitFor();
     const rows = page.locator('table tbody tr');
     assert.equal(await rows.count(), 1, 'exactly the new user matches');
     await page.getByText('1–1 of 1').waitFor();
     await screenshot(page, '05-users-filtered');
-  });
+  }));
 
-  it('edits the user', async () => {
+  it('edits the user', withPage(() => page, 'edits-the-user', async () => {
     await page.getByRole('link', { name: `Edit ${newUser.email}` }).click();
     const last = page.getByLabel('Last name');
     await last.waitFor();
@@ -87,11 +87,11 @@ describe('admin flow through the real stack', () => {
     await page.getByRole('button', { name: 'Save changes' }).click();
     await page.getByText('User saved.').waitFor();
     await page.getByText(newUser.editedLastName, { exact: true }).waitFor();
-  });
+  }));
 
-  it('exports the filtered list as CSV with the header row', async () => {
+  it('exports the filtered list as CSV with the header row', withPage(() => page, 'exports-the-filtered-list-as-csv-with-th', async () => {
     await page.goto(`${stack.baseUrl}/users?email=${encodeURIComponent(newUser.email)}`);
-    await page.getByRole('link', { name: newUser.email }).waitFor();
+    await page.getByRole('link', { name: newUser.email, exact: true }).waitFor();
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
     const text = await readFile(await download.path(), 'utf8');
     const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/).filter(Boolean);
@@ -101,9 +101,9 @@ describe('admin flow through the real stack', () => {
     assert.equal(lines.length, 2, `one data row for the filter, got:\n${text}`);
     assert.ok(lines[1].includes(newUser.email) && lines[1].includes(newUser.editedLastName));
     assert.match(download.suggestedFilename(), /\.csv$/);
-  });
+  }));
 
-  it('shows roles, permissions and the profile', async () => {
+  it('shows roles, permissions and the profile', withPage(() => page, 'shows-roles-permissions-and-the-profile', async () => {
     await page.goto(`${stack.baseUrl}/roles`);
     await page.getByRole('link', { name: 'Administrator', exact: true }).waitFor();
     await screenshot(page, '06-roles');
@@ -114,9 +114,9 @@ describe('admin flow through the real stack', () => {
     await page.goto(`${stack.baseUrl}/profile`);
     await page.getByRole('heading', { level: 2, name: 'Change password' }).waitFor();
     await screenshot(page, '08-profile');
-  });
+  }));
 
-  it('is usable at 360 px wide', async () => {
+  it('is usable at 360 px wide', withPage(() => page, 'is-usable-at-360-px-wide', async () => {
     const mobile = await context.newPage();
     await mobile.setViewportSize({ width: 360, height: 740 });
     await mobile.goto(`${stack.baseUrl}/users`);
@@ -128,28 +128,32 @@ describe('admin flow through the real stack', () => {
     await mobile.getByRole('heading', { level: 1, name: 'Roles' }).waitFor();
     await screenshot(mobile, '09-roles-360px');
     await mobile.close();
-  });
+  }));
 
-  it('signs out', async () => {
+  it('signs out; an admin page then asks to sign in', withPage(() => page, 'signs-out', async () => {
     await page.goto(`${stack.baseUrl}/`);
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
     await page.goto(`${stack.baseUrl}/users`);
     await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
     assert.match(page.url(), /\/login$/);
-  });
+  }));
 
-  it('signs in as the new user, who sees no admin pages', async () => {
-    await signIn(page, stack.baseUrl, newUser.email, newUser.password);
-    await page.getByRole('heading', { level: 2, name: `Welcome, ${newUser.firstName} ${newUser.editedLastName}` }).waitFor();
+  it('signs in as the new user, returns to the page asked for, and sees no admin pages', withPage(() => page, 'new-user', async () => {
+    // Still on the sign-in page that /users redirected to: after signing in, the app goes back
+    // to /users, which this user may not see.
+    await fillSignIn(page, newUser.email, newUser.password);
+    await page.getByRole('heading', { level: 1, name: 'Not allowed' }).waitFor();
+    assert.match(page.url(), /\/users$/);
     const nav = page.getByRole('navigation', { name: 'Main' });
+    await nav.getByRole('button', { name: 'Sign out' }).waitFor(); // a 403 page does not sign out
+    await screenshot(page, '11-not-allowed');
+
+    await nav.getByRole('link', { name: 'Dashboard' }).click();
+    await page.getByRole('heading', { level: 2, name: `Welcome, ${newUser.firstName} ${newUser.editedLastName}` }).waitFor();
     await nav.getByRole('link', { name: 'Profile' }).waitFor();
     for (const name of ['Users', 'Roles', 'Permissions']) assert.equal(await nav.getByRole('link', { name }).count(), 0, `${name} link shown`);
     await page.getByText('Your role has no administration pages.').waitFor();
     await screenshot(page, '10-dashboard-user');
-    await page.goto(`${stack.baseUrl}/users`);
-    await page.getByRole('heading', { level: 1, name: 'Not allowed' }).waitFor();
-    await nav.getByRole('button', { name: 'Sign out' }).waitFor(); // still signed in
-    await screenshot(page, '11-not-allowed');
-  });
+  }));
 });
