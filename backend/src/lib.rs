@@ -6,6 +6,7 @@
 //! shutdown), [`cli`] (subcommands).
 
 pub mod app;
+pub mod cleanup;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -16,6 +17,8 @@ pub mod health;
 pub mod migrate;
 pub mod migration;
 pub mod password;
+pub mod reset;
+pub mod seed;
 pub mod server;
 pub mod state;
 pub mod telemetry;
