@@ -1,1 +1,2 @@
 //! Placeholder: see issue "Backend foundation".
+pub mod auth;
