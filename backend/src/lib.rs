@@ -1,2 +1,3 @@
 //! Placeholder: see issue "Backend foundation".
 pub mod auth;
+pub mod crud;

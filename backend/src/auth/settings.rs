@@ -37,7 +37,7 @@ impl AuthSettings {
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
-        let mut millis = |name: &str, default: u64, errors: &mut Vec<String>| -> Duration {
+        let millis = |name: &str, default: u64, errors: &mut Vec<String>| -> Duration {
             match get(name) {
                 None => Duration::from_millis(default),
                 Some(v) => match v.parse::<u64>() {
@@ -101,7 +101,7 @@ impl AuthSettings {
                     .into(),
             );
         }
-        let mut name = |var: &str, default: &str, errors: &mut Vec<String>| -> String {
+        let name = |var: &str, default: &str, errors: &mut Vec<String>| -> String {
             let v = get(var).unwrap_or_else(|| default.to_string());
             if !is_valid_name(&v) {
                 errors.push(format!("{var} must be a valid cookie name (got `{v}`)"));
