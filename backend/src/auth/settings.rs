@@ -4,11 +4,12 @@
 use std::time::Duration;
 
 use super::client_ip::TrustedProxies;
+use crate::config::Mode;
 use super::cookies::{CookieSettings, SameSite, is_valid_name};
 
 /// Validated auth settings.
 #[derive(Debug, Clone)]
-pub struct AuthSettings {
+pub struct SessionSettings {
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
     pub cookies: CookieSettings,
@@ -24,13 +25,13 @@ pub struct AuthSettings {
 const MINUTE_MS: u64 = 60_000;
 const DAY_MS: u64 = 24 * 60 * MINUTE_MS;
 
-impl AuthSettings {
-    /// `https_by_default` is true in production: cookies are `Secure` unless
-    /// `AUTH_COOKIE_SECURE=false` says otherwise.
+impl SessionSettings {
+    /// In production cookies are `Secure` unless `AUTH_COOKIE_SECURE=false` says otherwise.
     pub fn from_lookup(
         get: impl Fn(&str) -> Option<String>,
-        https_by_default: bool,
+        mode: Mode,
     ) -> Result<Self, Vec<String>> {
+        let https_by_default = mode == Mode::Production;
         let mut errors = Vec::new();
         let get = |k: &str| {
             get(k)
@@ -172,12 +173,15 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn parse(pairs: &[(&str, &str)], prod: bool) -> Result<AuthSettings, Vec<String>> {
+    fn parse(pairs: &[(&str, &str)], prod: bool) -> Result<SessionSettings, Vec<String>> {
         let map: HashMap<String, String> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        AuthSettings::from_lookup(|k| map.get(k).cloned(), prod)
+        SessionSettings::from_lookup(
+            |k| map.get(k).cloned(),
+            if prod { Mode::Production } else { Mode::Development },
+        )
     }
 
     #[test]

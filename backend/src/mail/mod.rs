@@ -35,15 +35,11 @@ pub struct SmtpSettings {
 pub struct MailSettings {
     pub smtp: Option<SmtpSettings>,
     pub from: String,
-    pub outbox_dir: PathBuf,
 }
 
 impl MailSettings {
     /// Reads `EMAIL_*` (or the `SMTP_*` / `MAIL_FROM` spellings); reports every problem.
-    pub fn from_lookup(
-        get: impl Fn(&str) -> Option<String>,
-        data_dir: PathBuf,
-    ) -> Result<Self, Vec<String>> {
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, Vec<String>> {
         let get = |names: [&str; 2]| {
             names.iter().find_map(|n| {
                 get(n)
@@ -105,11 +101,7 @@ impl MailSettings {
         if !errors.is_empty() {
             return Err(errors);
         }
-        Ok(Self {
-            smtp,
-            from,
-            outbox_dir: data_dir.join("outbox"),
-        })
+        Ok(Self { smtp, from })
     }
 }
 
@@ -154,13 +146,14 @@ impl std::fmt::Debug for Mailer {
 }
 
 impl Mailer {
-    pub fn new(settings: &MailSettings) -> Result<Self, String> {
+    /// `outbox_dir` receives the messages when no SMTP server is configured.
+    pub fn new(settings: &MailSettings, outbox_dir: PathBuf) -> Result<Self, String> {
         let from: Mailbox = settings
             .from
             .parse()
             .map_err(|e| format!("EMAIL_FROM: {e}"))?;
         let inner = match &settings.smtp {
-            None => Transport::Outbox(settings.outbox_dir.clone()),
+            None => Transport::Outbox(outbox_dir),
             Some(s) => {
                 let tls = || {
                     TlsParameters::new(s.host.clone())
@@ -237,27 +230,25 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn settings(pairs: &[(&str, &str)], dir: PathBuf) -> Result<MailSettings, Vec<String>> {
+    fn settings(pairs: &[(&str, &str)]) -> Result<MailSettings, Vec<String>> {
         let map: HashMap<String, String> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        MailSettings::from_lookup(|k| map.get(k).cloned(), dir)
+        MailSettings::from_lookup(|k| map.get(k).cloned())
     }
 
     #[test]
     fn no_host_means_outbox() {
-        let s = settings(&[], PathBuf::from("/tmp/x")).unwrap();
+        let s = settings(&[]).unwrap();
         assert!(s.smtp.is_none());
-        assert_eq!(s.outbox_dir, PathBuf::from("/tmp/x/outbox"));
-        assert!(!Mailer::new(&s).unwrap().is_configured());
+        assert!(!Mailer::new(&s, "/tmp/x".into()).unwrap().is_configured());
     }
 
     #[test]
     fn smtp_spellings_and_errors() {
         let s = settings(
             &[("SMTP_HOST", "mail.example.com"), ("SMTP_TLS", "tls")],
-            "/tmp".into(),
         )
         .unwrap();
         let smtp = s.smtp.unwrap();
@@ -269,7 +260,6 @@ mod tests {
                 ("EMAIL_USER", "u"),
                 ("EMAIL_FROM", "nope"),
             ],
-            "/tmp".into(),
         )
         .unwrap_err()
         .join("\n");
@@ -281,8 +271,9 @@ mod tests {
     #[tokio::test]
     async fn outbox_writes_one_file_per_message() {
         let dir = tempfile::tempdir().unwrap();
-        let s = settings(&[], dir.path().to_path_buf()).unwrap();
-        let mailer = Mailer::new(&s).unwrap();
+        let s = settings(&[]).unwrap();
+        let outbox = dir.path().join("outbox");
+        let mailer = Mailer::new(&s, outbox.clone()).unwrap();
         let Delivered::Outbox(path) = mailer
             .send(
                 "ann@example.com",
@@ -304,6 +295,6 @@ mod tests {
                 .await
                 .is_err()
         );
-        assert_eq!(std::fs::read_dir(s.outbox_dir).unwrap().count(), 1);
+        assert_eq!(std::fs::read_dir(outbox).unwrap().count(), 1);
     }
 }
