@@ -16,7 +16,8 @@ use axum::response::{IntoResponse, Response};
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
+use tracing::Level;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
@@ -52,8 +53,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The complete HTTP application.
 pub fn build(state: AppState) -> Router {
+    build_with(state, api_router())
+}
+
+/// The complete HTTP application around the given API routes (tests add probe routes).
+pub fn build_with(state: AppState, routes: OpenApiRouter<AppState>) -> Router {
     let config = state.config.clone();
-    let (api, spec) = api_router().split_for_parts();
+    let (api, spec) = routes.split_for_parts();
     let router = api
         .merge(SwaggerUi::new("/api-docs").url("/api-docs/openapi.json", spec))
         .fallback(not_found)
@@ -64,14 +70,18 @@ pub fn build(state: AppState) -> Router {
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
             .layer(
-                TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                    let id = req
-                        .headers()
-                        .get(REQUEST_ID)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("-");
-                    tracing::info_span!("request", request_id = %id, method = %req.method(), uri = %req.uri().path())
-                }),
+                TraceLayer::new_for_http()
+                    .make_span_with(|req: &Request| {
+                        let id = req
+                            .headers()
+                            .get(REQUEST_ID)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("-");
+                        tracing::info_span!("request", request_id = %id, method = %req.method(), uri = %req.uri().path())
+                    })
+                    // One access-log line per request, inside the span (so with its id).
+                    .on_response(DefaultOnResponse::new().level(Level::INFO))
+                    .on_failure(DefaultOnFailure::new().level(Level::ERROR)),
             )
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
             .layer(cors_layer(&config.cors))

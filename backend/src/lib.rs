@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod cleanup;
 pub mod cli;
 pub mod config;
 pub mod crud;
@@ -19,7 +20,9 @@ pub mod mail;
 pub mod migrate;
 pub mod migration;
 pub mod password;
+pub mod reset;
 pub mod resources;
+pub mod seed;
 pub mod server;
 pub mod state;
 pub mod telemetry;
