@@ -97,7 +97,18 @@ mod tests {
         for ok in ["a@b.co", "Ann.Lee+x@Example.com", "user@sub.domain.org"] {
             assert!(Email::parse("email", ok).is_ok(), "{ok}");
         }
-        for bad in ["", "a", "a@", "@b.co", "a@b", "a b@c.de", "a@b..co", "a@.b.co", "a@b.co.", &format!("{}@b.co", "x".repeat(65))] {
+        for bad in [
+            "",
+            "a",
+            "a@",
+            "@b.co",
+            "a@b",
+            "a b@c.de",
+            "a@b..co",
+            "a@.b.co",
+            "a@b.co.",
+            &format!("{}@b.co", "x".repeat(65)),
+        ] {
             let e = Email::parse("email", bad).unwrap_err();
             assert_eq!(e.status, 422, "{bad}");
             assert!(e.message.contains("email"));
@@ -116,7 +127,10 @@ mod tests {
 
     #[test]
     fn short_texts() {
-        assert_eq!(short_text("firstName", Some("  Ann "), 10).unwrap(), Some("Ann".into()));
+        assert_eq!(
+            short_text("firstName", Some("  Ann "), 10).unwrap(),
+            Some("Ann".into())
+        );
         assert_eq!(short_text("firstName", Some("  "), 10).unwrap(), None);
         assert!(short_text("firstName", Some(&"x".repeat(11)), 10).is_err());
         assert!(short_text("firstName", Some("a\u{0}b"), 10).is_err());

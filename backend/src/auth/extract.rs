@@ -51,11 +51,7 @@ pub fn client_ip(parts: &Parts, state: &AppState) -> IpAddr {
 
 /// The host the client addressed: `X-Forwarded-Host` from a trusted proxy, else `Host`.
 fn request_host<'a>(parts: &'a Parts, state: &AppState) -> Option<&'a str> {
-    let trusted = state
-        .auth
-        .settings
-        .trusted_proxies
-        .contains(peer_ip(parts));
+    let trusted = state.auth.settings.trusted_proxies.contains(peer_ip(parts));
     let forwarded = trusted
         .then(|| parts.headers.get("x-forwarded-host"))
         .flatten()
@@ -63,7 +59,12 @@ fn request_host<'a>(parts: &'a Parts, state: &AppState) -> Option<&'a str> {
         .and_then(|v| v.split(',').next())
         .map(str::trim);
     forwarded
-        .or_else(|| parts.headers.get(header::HOST).and_then(|v| v.to_str().ok()))
+        .or_else(|| {
+            parts
+                .headers
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+        })
         .or_else(|| parts.uri.authority().map(|a| a.as_str()))
 }
 
@@ -163,10 +164,7 @@ impl IntoResponse for TooManyRequests {
         let mut res = AppError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
-            format!(
-                "Too many requests; try again in {} second(s)",
-                self.0
-            ),
+            format!("Too many requests; try again in {} second(s)", self.0),
         )
         .into_response();
         res.headers_mut()
@@ -178,7 +176,10 @@ impl IntoResponse for TooManyRequests {
 impl<G: Limited + Send + Sync> FromRequestParts<AppState> for RateLimit<G> {
     type Rejection = TooManyRequests;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let ip = client_ip(parts, state);
         state
             .auth
@@ -197,9 +198,15 @@ mod tests {
     fn bearer_parsing() {
         let mut h = HeaderMap::new();
         assert_eq!(bearer(&h), None);
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer abc"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer abc"),
+        );
         assert_eq!(bearer(&h), Some("abc"));
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer  xyz "));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("bearer  xyz "),
+        );
         assert_eq!(bearer(&h), Some("xyz"));
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
         assert_eq!(bearer(&h), None);

@@ -119,7 +119,10 @@ fn session_response(state: &AppState, profile: Profile, issued: Issued) -> Respo
         header::SET_COOKIE,
         cookies.refresh_cookie(&issued.refresh, issued.refresh_max_age),
     );
-    h.insert(header::CACHE_CONTROL, "no-store".parse().expect("static header"));
+    h.insert(
+        header::CACHE_CONTROL,
+        "no-store".parse().expect("static header"),
+    );
     res
 }
 
@@ -212,15 +215,24 @@ async fn signup(
     let password = NewPassword::parse("password", &body.password)?;
     let first_name = short_text("firstName", body.first_name.as_deref(), 100)?;
     let last_name = short_text("lastName", body.last_name.as_deref(), 100)?;
-    if principal::load_by_email(&state.db, &email.lower()).await?.is_some() {
-        return Err(AppError::conflict("An account with this email already exists"));
+    if principal::load_by_email(&state.db, &email.lower())
+        .await?
+        .is_some()
+    {
+        return Err(AppError::conflict(
+            "An account with this email already exists",
+        ));
     }
     let role = roles::Entity::find()
         .all(&state.db)
         .await?
         .into_iter()
         .find(|r| r.name == "User")
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("the `User` role is missing: run `backend seed`")))?;
+        .ok_or_else(|| {
+            AppError::internal(anyhow::anyhow!(
+                "the `User` role is missing: run `backend seed`"
+            ))
+        })?;
     let hash = crate::password::hash(state.config.mode, password.secret()).await?;
     let id = Uuid::new_v4();
     let now = Utc::now();
@@ -288,7 +300,12 @@ async fn refresh(State(state): State<AppState>, parts: Parts) -> Result<Response
             tracing::warn!(%user_id, %family_id, "refresh token reuse detected: family revoked");
             Err(with_cleared(&state, session_ended()))
         }
-        Rotation::Rotated { user_id, family_id, refresh, expires_at } => {
+        Rotation::Rotated {
+            user_id,
+            family_id,
+            refresh,
+            expires_at,
+        } => {
             let user = load(&state, user_id).await?;
             if user.disabled {
                 sessions::revoke_family(&state, family_id, "disabled").await?;
@@ -372,7 +389,12 @@ async fn password_update(
     Ok(session_response(&state, user.profile(), issued))
 }
 
-async fn set_password(state: &AppState, id: Uuid, hash: String, reason: &str) -> Result<(), AppError> {
+async fn set_password(
+    state: &AppState,
+    id: Uuid,
+    hash: String,
+    reason: &str,
+) -> Result<(), AppError> {
     let txn = state.db.begin().await?;
     users::Entity::update(users::ActiveModel {
         id: Set(id),
@@ -394,7 +416,8 @@ pub struct EmailBody {
     pub email: String,
 }
 
-const RESET_SENT: &str = "If an account exists for this address, we have sent it a password reset link";
+const RESET_SENT: &str =
+    "If an account exists for this address, we have sent it a password reset link";
 
 /// Email a password-reset link. Always 200, whether or not the account exists.
 #[utoipa::path(post, path = "/api/auth/send-password-reset-email", tag = TAG, request_body = EmailBody,
@@ -421,7 +444,10 @@ async fn send_password_reset_email(
             state.auth.settings.password_reset_ttl,
         )
         .await?;
-        let link = format!("{}/password-reset?token={token}", state.auth.settings.frontend_url);
+        let link = format!(
+            "{}/password-reset?token={token}",
+            state.auth.settings.frontend_url
+        );
         let text = format!(
             "Someone asked to reset the password of your account.\n\n\
              To choose a new password, open:\n{link}\n\n\
@@ -477,12 +503,15 @@ async fn password_reset(
     Json(body): Json<PasswordResetBody>,
 ) -> Result<Json<MessageResponse>, AppError> {
     let password = NewPassword::parse("password", &body.password)?;
-    let Some(user_id) = one_time::consume(&state.db, &body.token, PURPOSE_PASSWORD_RESET).await? else {
+    let Some(user_id) = one_time::consume(&state.db, &body.token, PURPOSE_PASSWORD_RESET).await?
+    else {
         return Err(invalid_link());
     };
     let hash = crate::password::hash(state.config.mode, password.secret()).await?;
     set_password(&state, user_id, hash, "password_reset").await?;
-    Ok(message("Your password has been reset: sign in with the new one"))
+    Ok(message(
+        "Your password has been reset: sign in with the new one",
+    ))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -544,7 +573,10 @@ async fn send_verification(state: &AppState, user_id: Uuid, email: &str) {
             return;
         }
     };
-    let link = format!("{}/verify-email?token={token}", state.auth.settings.frontend_url);
+    let link = format!(
+        "{}/verify-email?token={token}",
+        state.auth.settings.frontend_url
+    );
     let text = format!(
         "Please confirm your email address by opening:\n{link}\n\nThe link works once and expires in {} hours.\n",
         state.auth.settings.email_verification_ttl.as_secs() / 3600
@@ -570,7 +602,9 @@ async fn verify_email(
     State(state): State<AppState>,
     Json(body): Json<TokenBody>,
 ) -> Result<Json<MessageResponse>, AppError> {
-    let Some(user_id) = one_time::consume(&state.db, &body.token, PURPOSE_EMAIL_VERIFICATION).await? else {
+    let Some(user_id) =
+        one_time::consume(&state.db, &body.token, PURPOSE_EMAIL_VERIFICATION).await?
+    else {
         return Err(invalid_link());
     };
     users::Entity::update(users::ActiveModel {

@@ -59,8 +59,7 @@ impl AuthState {
             .mail
             .clone()
             .context("mail settings missing (configuration was not validated)")?;
-        let mailer =
-            Mailer::new(&mail, config.data_dir.join("outbox")).map_err(|e| anyhow!(e))?;
+        let mailer = Mailer::new(&mail, config.data_dir.join("outbox")).map_err(|e| anyhow!(e))?;
         let allowed_origins = match &config.cors {
             CorsOrigins::List(list) => list.clone(),
             CorsOrigins::ReflectAny => Vec::new(),

@@ -54,7 +54,11 @@ pub async fn consume(
             "UPDATE one_time_tokens SET used_at = $1 \
              WHERE token_hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1 \
              RETURNING user_id",
-            vec![now.into(), tokens::hash(token).into(), purpose.to_string().into()],
+            vec![
+                now.into(),
+                tokens::hash(token).into(),
+                purpose.to_string().into(),
+            ],
         ))
         .await?;
     match row {

@@ -101,7 +101,10 @@ const SELECT: &str = "SELECT u.id, u.email, u.first_name, u.last_name, u.phone, 
       p.id IN (SELECT rp.permission_id FROM role_permissions rp WHERE rp.role_id = u.role_id) \
       OR p.id IN (SELECT up.permission_id FROM user_permissions up WHERE up.user_id = u.id) ";
 
-pub async fn load_by_id(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Principal>, AppError> {
+pub async fn load_by_id(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<Option<Principal>, AppError> {
     let sql = format!("{SELECT} WHERE u.id = $1 ORDER BY p.name");
     let rows = db
         .query_all_raw(statement(db.get_database_backend(), &sql, vec![id.into()]))
@@ -114,7 +117,8 @@ pub async fn load_by_email(
     db: &impl ConnectionTrait,
     email_lower: &str,
 ) -> Result<Option<Principal>, AppError> {
-    let sql = format!("{SELECT} WHERE lower(u.email) = $1 AND u.deleted_at IS NULL ORDER BY p.name");
+    let sql =
+        format!("{SELECT} WHERE lower(u.email) = $1 AND u.deleted_at IS NULL ORDER BY p.name");
     let rows = db
         .query_all_raw(statement(
             db.get_database_backend(),

@@ -50,14 +50,17 @@ async fn insert_token(
         revoked_at: Set(None),
         revoked_reason: Set(None),
     };
-    refresh_tokens::Entity::insert(row).exec_without_returning(db).await?;
+    refresh_tokens::Entity::insert(row)
+        .exec_without_returning(db)
+        .await?;
     Ok(token)
 }
 
 /// A new family (signin, signup, OAuth, password change).
 pub async fn start(state: &AppState, user_id: Uuid, version: i32) -> Result<Issued, AppError> {
     let expires_at = Utc::now()
-        + chrono::Duration::from_std(state.auth.refresh_ttl()).unwrap_or(chrono::Duration::days(30));
+        + chrono::Duration::from_std(state.auth.refresh_ttl())
+            .unwrap_or(chrono::Duration::days(30));
     let refresh = insert_token(&state.db, user_id, Uuid::new_v4(), None, expires_at).await?;
     Ok(Issued {
         access: access_for(state, user_id, version),
@@ -68,7 +71,12 @@ pub async fn start(state: &AppState, user_id: Uuid, version: i32) -> Result<Issu
 
 pub enum Rotation {
     /// The presented token was current: here is its successor.
-    Rotated { user_id: Uuid, family_id: Uuid, refresh: String, expires_at: DateTime<Utc> },
+    Rotated {
+        user_id: Uuid,
+        family_id: Uuid,
+        refresh: String,
+        expires_at: DateTime<Utc>,
+    },
     /// The token had already been used or revoked: its family is now revoked.
     Reused { user_id: Uuid, family_id: Uuid },
     /// Unknown or expired.
@@ -98,10 +106,16 @@ pub async fn rotate(state: &AppState, token: &str) -> Result<Rotation, AppError>
         let id: Uuid = row.try_get("", "id").map_err(AppError::internal)?;
         let family_id: Uuid = row.try_get("", "family_id").map_err(AppError::internal)?;
         let user_id: Uuid = row.try_get("", "user_id").map_err(AppError::internal)?;
-        let expires_at: DateTime<Utc> = row.try_get("", "expires_at").map_err(AppError::internal)?;
+        let expires_at: DateTime<Utc> =
+            row.try_get("", "expires_at").map_err(AppError::internal)?;
         let refresh = insert_token(&txn, user_id, family_id, Some(id), expires_at).await?;
         txn.commit().await?;
-        return Ok(Rotation::Rotated { user_id, family_id, refresh, expires_at });
+        return Ok(Rotation::Rotated {
+            user_id,
+            family_id,
+            refresh,
+            expires_at,
+        });
     }
     txn.commit().await?;
 
@@ -117,7 +131,8 @@ pub async fn rotate(state: &AppState, token: &str) -> Result<Rotation, AppError>
         return Ok(Rotation::Invalid);
     };
     let used: Option<DateTime<Utc>> = row.try_get("", "used_at").map_err(AppError::internal)?;
-    let revoked: Option<DateTime<Utc>> = row.try_get("", "revoked_at").map_err(AppError::internal)?;
+    let revoked: Option<DateTime<Utc>> =
+        row.try_get("", "revoked_at").map_err(AppError::internal)?;
     if used.is_none() && revoked.is_none() {
         // Simply expired.
         return Ok(Rotation::Invalid);
@@ -132,14 +147,22 @@ pub fn access_token(state: &AppState, user_id: Uuid, version: i32) -> String {
     access_for(state, user_id, version)
 }
 
-pub async fn revoke_family(state: &AppState, family_id: Uuid, reason: &str) -> Result<(), AppError> {
+pub async fn revoke_family(
+    state: &AppState,
+    family_id: Uuid,
+    reason: &str,
+) -> Result<(), AppError> {
     state
         .db
         .execute_raw(statement(
             state.db.get_database_backend(),
             "UPDATE refresh_tokens SET revoked_at = $1, revoked_reason = $2 \
              WHERE family_id = $3 AND revoked_at IS NULL",
-            vec![Utc::now().into(), reason.to_string().into(), family_id.into()],
+            vec![
+                Utc::now().into(),
+                reason.to_string().into(),
+                family_id.into(),
+            ],
         ))
         .await?;
     Ok(())
@@ -169,7 +192,11 @@ pub async fn revoke_by_token(state: &AppState, token: &str) -> Result<(), AppErr
 /// Ends every session of `user_id`: outstanding access tokens fail at their next use (version
 /// bump) and every refresh family is revoked. Runs on `db` so callers can include it in their
 /// transaction.
-pub async fn end_all(db: &impl ConnectionTrait, user_id: Uuid, reason: &str) -> Result<(), AppError> {
+pub async fn end_all(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    reason: &str,
+) -> Result<(), AppError> {
     let backend = db.get_database_backend();
     db.execute_raw(statement(
         backend,

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use super::client_ip::TrustedProxies;
-use crate::config::Mode;
 use super::cookies::{CookieSettings, SameSite, is_valid_name};
+use crate::config::Mode;
 
 /// Validated auth settings.
 #[derive(Debug, Clone)]
@@ -180,7 +180,11 @@ mod tests {
             .collect();
         SessionSettings::from_lookup(
             |k| map.get(k).cloned(),
-            if prod { Mode::Production } else { Mode::Development },
+            if prod {
+                Mode::Production
+            } else {
+                Mode::Development
+            },
         )
     }
 

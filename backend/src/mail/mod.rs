@@ -247,20 +247,15 @@ mod tests {
 
     #[test]
     fn smtp_spellings_and_errors() {
-        let s = settings(
-            &[("SMTP_HOST", "mail.example.com"), ("SMTP_TLS", "tls")],
-        )
-        .unwrap();
+        let s = settings(&[("SMTP_HOST", "mail.example.com"), ("SMTP_TLS", "tls")]).unwrap();
         let smtp = s.smtp.unwrap();
         assert_eq!((smtp.port, smtp.security), (465, SmtpSecurity::Tls));
-        let e = settings(
-            &[
-                ("EMAIL_HOST", "h"),
-                ("EMAIL_PORT", "x"),
-                ("EMAIL_USER", "u"),
-                ("EMAIL_FROM", "nope"),
-            ],
-        )
+        let e = settings(&[
+            ("EMAIL_HOST", "h"),
+            ("EMAIL_PORT", "x"),
+            ("EMAIL_USER", "u"),
+            ("EMAIL_FROM", "nope"),
+        ])
         .unwrap_err()
         .join("\n");
         for var in ["EMAIL_PORT", "EMAIL_PASS", "EMAIL_FROM"] {

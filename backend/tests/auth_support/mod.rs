@@ -80,7 +80,13 @@ impl App {
     }
 
     /// A request as the frontend sends it: cookies from `jar`, and the CSRF header.
-    pub async fn cookie_req(&self, method: Method, path: &str, jar: &Jar, body: Option<Value>) -> Response {
+    pub async fn cookie_req(
+        &self,
+        method: Method,
+        path: &str,
+        jar: &Jar,
+        body: Option<Value>,
+    ) -> Response {
         let mut req = self
             .run
             .http
@@ -93,8 +99,18 @@ impl App {
         req.send().await.expect("request")
     }
 
-    pub async fn bearer_req(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Response {
-        let mut req = self.run.http.request(method, self.url(path)).bearer_auth(token);
+    pub async fn bearer_req(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = self
+            .run
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(token);
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -114,9 +130,17 @@ impl App {
     /// Signs in; returns the jar, the bearer token and the body.
     pub async fn signin(&self, email: &str, password: &str) -> (Jar, String, Value) {
         let res = self
-            .post_json("/api/auth/signin/local", json!({"email": email, "password": password}))
+            .post_json(
+                "/api/auth/signin/local",
+                json!({"email": email, "password": password}),
+            )
             .await;
-        assert_eq!(res.status(), StatusCode::OK, "signin {email}: {}", res.text().await.unwrap_or_default());
+        assert_eq!(
+            res.status(),
+            StatusCode::OK,
+            "signin {email}: {}",
+            res.text().await.unwrap_or_default()
+        );
         let mut jar = Jar::default();
         jar.absorb(&res);
         let body: Value = res.json().await.expect("json");
@@ -125,13 +149,17 @@ impl App {
     }
 
     pub async fn refresh(&self, jar: &mut Jar) -> Response {
-        let res = self.cookie_req(Method::POST, "/api/auth/refresh", jar, None).await;
+        let res = self
+            .cookie_req(Method::POST, "/api/auth/refresh", jar, None)
+            .await;
         jar.absorb(&res);
         res
     }
 
     pub async fn me_status(&self, jar: &Jar) -> StatusCode {
-        self.cookie_req(Method::GET, "/api/auth/me", jar, None).await.status()
+        self.cookie_req(Method::GET, "/api/auth/me", jar, None)
+            .await
+            .status()
     }
 
     /// The newest message in the development outbox.
@@ -166,7 +194,13 @@ pub async fn error_of(res: Response) -> (StatusCode, String, String) {
     let body: Value = res.json().await.expect("json error body");
     (
         status,
-        body["error"]["code"].as_str().unwrap_or_default().to_string(),
-        body["error"]["message"].as_str().unwrap_or_default().to_string(),
+        body["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
     )
 }
