@@ -7,14 +7,12 @@ use sea_orm::sea_query::{
     SimpleExpr, Value,
 };
 
-use super::query::{Direction, Filter, ListQuery, Scalar};
+use super::query::{Direction, Field, Filter, ListQuery, Scalar};
 
-/// Where a resource lives and which columns it exposes.
+/// Where a resource lives.
 #[derive(Debug, Clone, Copy)]
 pub struct Table {
     pub name: &'static str,
-    /// Columns selected for a row (the id first), in output order.
-    pub columns: &'static [&'static str],
     /// `deleted_at`-style column for soft delete, if the table has one.
     pub soft_delete: Option<&'static str>,
     /// Column ordered by when the client gives no `field`.
@@ -92,11 +90,14 @@ fn from_table(table: &Table) -> SelectStatement {
 }
 
 /// One page of rows (or, for CSV, a chunk: `limit`/`offset` given by the caller).
-pub fn select_rows(table: &Table, q: &ListQuery, limit: u64, offset: u64) -> SelectStatement {
-    let mut stmt = from_table(table);
-    for c in table.columns {
-        stmt.expr_as(col(c), Alias::new(*c));
-    }
+pub fn select_rows(
+    table: &Table,
+    fields: &[Field],
+    q: &ListQuery,
+    limit: u64,
+    offset: u64,
+) -> SelectStatement {
+    let mut stmt = select_fields(table, fields);
     stmt.cond_where(conditions(table, &q.filters));
     let (column, dir) = q.order.unwrap_or((table.default_order, Direction::Desc));
     let order = match dir {
@@ -111,6 +112,16 @@ pub fn select_rows(table: &Table, q: &ListQuery, limit: u64, offset: u64) -> Sel
     stmt
 }
 
+/// `SELECT id, <fields>` from the table (no conditions).
+pub fn select_fields(table: &Table, fields: &[Field]) -> SelectStatement {
+    let mut stmt = from_table(table);
+    stmt.expr_as(col("id"), Alias::new("id"));
+    for f in fields.iter().filter(|f| f.column != "id") {
+        stmt.expr_as(col(f.column), Alias::new(f.column));
+    }
+    stmt
+}
+
 pub fn select_count(table: &Table, q: &ListQuery) -> SelectStatement {
     let mut stmt = from_table(table);
     stmt.expr_as(Expr::col(Asterisk).count(), Alias::new("count"));
@@ -121,12 +132,11 @@ pub fn select_count(table: &Table, q: &ListQuery) -> SelectStatement {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crud::query::{Field, Kind, parse_list};
+    use crate::crud::query::{Kind, parse_list};
     use sea_orm::sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};
 
     const T: Table = Table {
         name: "users",
-        columns: &["id", "email", "created_at"],
         soft_delete: Some("deleted_at"),
         default_order: "created_at",
         label: "email",
@@ -147,7 +157,7 @@ mod tests {
     #[test]
     fn list_sql_on_both_databases() {
         let query = q(&[("email", "50%_off"), ("field", "email"), ("sort", "asc")]);
-        let stmt = select_rows(&T, &query, 10, 20);
+        let stmt = select_rows(&T, FIELDS, &query, 10, 20);
         let pg = stmt.to_string(PostgresQueryBuilder);
         assert!(pg.contains(r#""t"."deleted_at" IS NULL"#), "{pg}");
         assert!(
@@ -164,7 +174,7 @@ mod tests {
 
     #[test]
     fn default_order_is_newest_first() {
-        let pg = select_rows(&T, &q(&[]), 10, 0).to_string(PostgresQueryBuilder);
+        let pg = select_rows(&T, FIELDS, &q(&[]), 10, 0).to_string(PostgresQueryBuilder);
         assert!(
             pg.contains(r#"ORDER BY "t"."created_at" DESC, "t"."id" DESC"#),
             "{pg}"
