@@ -127,12 +127,16 @@ async fn reject_declared_oversize(req: Request, next: Next, limit: usize) -> Res
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > limit as u64) {
-        return AppError::new(
+        let mut res = AppError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
             format!("Request body is larger than the limit of {limit} bytes (BODY_LIMIT_BYTES)"),
         )
         .into_response();
+        // The unread body is still on the wire: the connection can't be reused.
+        res.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return res;
     }
     next.run(req).await
 }
