@@ -17,7 +17,7 @@ export const screenshotDir = join(frontendDir, 'e2e', 'screenshots');
 
 /** The seeded admin (backend seeds; password from ADMIN_PASS, which the stack sets). */
 export const ADMIN = {
-  email: process.env.E2E_ADMIN_EMAIL ?? 'admin@flatlogic.com',
+  email: process.env.E2E_ADMIN_EMAIL ?? 'admin@runway.local',
   password: process.env.E2E_ADMIN_PASS ?? 'e2e-Admin-pass-123',
 };
 
