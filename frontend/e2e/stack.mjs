@@ -4,7 +4,7 @@
 // (E2E_FRONT=runway), otherwise `vite preview` with its proxy (the default until runway's
 // proxy lands). Everything binds 127.0.0.1; ports come from 44000-44099 when free.
 import { spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -17,7 +17,7 @@ export const screenshotDir = join(frontendDir, 'e2e', 'screenshots');
 
 /** The seeded admin (backend seeds; password from ADMIN_PASS, which the stack sets). */
 export const ADMIN = {
-  email: process.env.E2E_ADMIN_EMAIL ?? 'admin@flatlogic.com',
+  email: process.env.E2E_ADMIN_EMAIL ?? 'admin@runway.local',
   password: process.env.E2E_ADMIN_PASS ?? 'e2e-Admin-pass-123',
 };
 
@@ -115,6 +115,9 @@ export async function startStack({ name = 'stack', accessTtlMs } = {}) {
   if (!existsSync(join(frontendDir, 'dist', 'index.html'))) throw new Error('frontend/dist is missing: run `npm run build` first (npm run e2e does)');
   const dataDir = mkdtempSync(join(tmpdir(), `runway-e2e-${name}-`));
   const backendPort = await freePort();
+  let frontPort = await freePort();
+  while (frontPort === backendPort) frontPort = await freePort();
+  const baseUrl = `http://127.0.0.1:${frontPort}`;
   const env = { ...process.env };
   // A fresh embedded SQLite database: no PostgreSQL settings may leak in from the caller.
   for (const k of Object.keys(env)) if (k === 'DATABASE_URL' || k.startsWith('DB_')) delete env[k];
@@ -127,6 +130,8 @@ export async function startStack({ name = 'stack', accessTtlMs } = {}) {
     SECRET_KEY: 'e2e-secret-key-that-is-long-enough-0123456789',
     // The suite signs in more often than a person would; keep the limiter out of its way.
     AUTH_RATE_LIMIT_MAX: '1000',
+    // Links in emails (the development outbox) point at the front the browser uses.
+    FRONTEND_URL: baseUrl,
     RUST_LOG: process.env.RUST_LOG ?? 'info',
   });
   if (accessTtlMs) env.AUTH_ACCESS_TOKEN_TTL_MS = String(accessTtlMs);
@@ -139,13 +144,11 @@ export async function startStack({ name = 'stack', accessTtlMs } = {}) {
   let front;
   try {
     await waitFor(`${backendUrl}/api/health`, { timeoutMs: 60_000, child: backend.child, name: 'backend', logFile: backend.logFile });
-    const frontPort = await freePort();
     const vite = join(frontendDir, 'node_modules', 'vite', 'bin', 'vite.js');
     front = startProcess(`${name}-front`, process.execPath, [vite, 'preview', '--host', '127.0.0.1', '--port', String(frontPort), '--strictPort'], {
       cwd: frontendDir,
       env: { ...process.env, BACKEND_PROXY_TARGET: backendUrl },
     });
-    const baseUrl = `http://127.0.0.1:${frontPort}`;
     await waitFor(`${baseUrl}/login`, { timeoutMs: 30_000, child: front.child, name: 'front (vite preview)', logFile: front.logFile });
     await waitFor(`${baseUrl}/api/health`, { timeoutMs: 10_000, name: 'the /api proxy', logFile: front.logFile });
     log(`${name}: front ${baseUrl} → backend ${backendUrl} (data ${dataDir})`);
@@ -193,4 +196,35 @@ export async function startStackOrSkip(opts) {
   const skipReason = await missingApi(stack.backendUrl);
   if (skipReason) log(`SKIPPING: ${skipReason}`);
   return { stack, skipReason };
+}
+
+/**
+ * The newest link to `path` (e.g. `/password-reset`) in the backend's development outbox
+ * (`<data dir>/outbox/*.eml`, one file per message), waiting for the message to arrive.
+ */
+export async function linkFromOutbox(dataDir, path, { to, timeoutMs = 10_000 } = {}) {
+  const dir = join(dataDir, 'outbox');
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    let files = [];
+    try {
+      files = readdirSync(dir)
+        .filter((f) => f.endsWith('.eml'))
+        .map((f) => join(dir, f))
+        .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+    } catch {
+      /* the outbox appears with the first message */
+    }
+    for (const f of files) {
+      // Undo quoted-printable soft line breaks and escapes so a long link reads whole.
+      const text = readFileSync(f, 'utf8')
+        .replace(/=\r?\n/g, '')
+        .replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
+      if (to && !text.toLowerCase().includes(to.toLowerCase())) continue;
+      const m = new RegExp(`https?://[^\\s"<>]*${path.replace(/[/.]/g, '\\$&')}\\?token=[A-Za-z0-9_-]+`).exec(text);
+      if (m) return m[0];
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`no ${path} link${to ? ` for ${to}` : ''} in ${dir} after ${timeoutMs} ms`);
 }

@@ -10,7 +10,7 @@ describe('create/edit forms', () => {
   it("shows the API's 422 message next to the named field and keeps what was typed", async () => {
     const { calls } = renderApp('/users/new', {
       session: { status: 'signedIn', user: admin },
-      handler: (req) => (req.method === 'POST' ? err(422, 'validation', 'Email is not a valid address', { field: 'email' }) : { status: 200, body: [] }),
+      handler: (req) => (req.method === 'POST' ? err(422, 'validation_failed', 'email must be a valid email address') : { status: 200, body: [] }),
     });
     const email = await screen.findByLabelText('Email (required)');
     await userEvent.type(email, 'not-an-email');
@@ -18,7 +18,7 @@ describe('create/edit forms', () => {
     await userEvent.click(screen.getByRole('button', { name: 'Create user' }));
 
     await waitFor(() => expect(email).toHaveAttribute('aria-invalid', 'true'));
-    expect(email).toHaveAccessibleDescription(/Email is not a valid address/);
+    expect(email).toHaveAccessibleDescription(/email must be a valid email address/);
     expect(screen.getByText('Please fix the highlighted fields.')).toBeInTheDocument();
     expect(email).toHaveValue('not-an-email');
     expect(screen.getByLabelText('First name')).toHaveValue('Ann');

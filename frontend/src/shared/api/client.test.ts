@@ -122,6 +122,24 @@ describe('HTTP client', () => {
     expect(server.calls[1]!.query.toString()).toBe('limit=10&page=0');
   });
 
+  it("finds the field a 422 names at the start of its message (the backend's shape)", async () => {
+    const cases: [string, string | undefined][] = [
+      ['email must be a valid email address', 'email'],
+      ['password must be at least 8 characters', 'password'],
+      ['currentPassword is not correct', 'currentPassword'],
+      ['app_role: no such role', 'app_role'],
+      ['Request body has the wrong shape: unknown field `nickname`, expected one of `email`', 'nickname'],
+      ['A referenced record does not exist', undefined],
+    ];
+    for (const [message, field] of cases) {
+      const server = fakeFetch(() => err(422, 'validation_failed', message));
+      const client = createHttpClient({ baseUrl: '/api', fetch: server.fetch });
+      const e = (await client.post('/users', { data: {} }).catch((x: unknown) => x)) as ApiError;
+      expect(e.fields, message).toEqual(field ? { [field]: message } : {});
+      expect(e.message).toBe(message);
+    }
+  });
+
   it('turns a network failure into a clear, retryable error', async () => {
     const client = createHttpClient({
       baseUrl: '/api',

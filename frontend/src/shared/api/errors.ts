@@ -67,6 +67,18 @@ function readFields(err: Record<string, unknown>, message: string): FieldErrors 
   return out;
 }
 
+/**
+ * Our backend names the field at the start of a 422 message: "email must be a valid email
+ * address", "password must be at least 8 characters", "currentPassword is not correct",
+ * "app_role: no such role"; an unknown field reads "... unknown field `x` ...".
+ */
+export function fieldFromMessage(message: string): string | null {
+  const lead = /^([A-Za-z_][A-Za-z0-9_]*)(?::\s| must | is | may )/.exec(message);
+  if (lead?.[1]) return lead[1];
+  const unknown = /unknown field `([^`]+)`/.exec(message);
+  return unknown?.[1] ?? null;
+}
+
 function defaultMessage(status: number): string {
   if (status === 403) return NOT_ALLOWED_MESSAGE;
   if (status === 401) return 'Your session has ended. Please sign in again.';
@@ -92,7 +104,12 @@ export function errorFromBody(status: number, bodyText: string): ApiError {
     status === 403 && code !== 'account_disabled' && !/disabled|verif/i.test(serverMessage ?? '')
       ? NOT_ALLOWED_MESSAGE
       : (serverMessage ?? (typeof parsed === 'string' ? parsed : undefined) ?? defaultMessage(status));
-  return new ApiError(status, code, message, err ? readFields(err, message) : {});
+  const fields = err ? readFields(err, message) : {};
+  if (status === 422 && Object.keys(fields).length === 0) {
+    const named = fieldFromMessage(message);
+    if (named) fields[named] = message;
+  }
+  return new ApiError(status, code, message, fields);
 }
 
 export function toApiError(e: unknown): ApiError {
