@@ -74,6 +74,8 @@ describe('account pages and admin tools through the real stack', () => {
   it('resets a forgotten password through the emailed link', withPage(() => page, 'reset-password', async () => {
     await signOut();
     await page.getByRole('link', { name: 'Forgot your password?' }).click();
+    // The page is a lazy chunk: until it arrives the sign-in form (with its own Email) stays.
+    await page.getByRole('heading', { level: 1, name: 'Reset your password' }).waitFor();
     await page.getByLabel('Email').fill(person.email);
     await page.getByRole('button', { name: 'Send reset link' }).click();
     await page.getByText(/If an account exists for/).waitFor();
@@ -141,16 +143,21 @@ describe('account pages and admin tools through the real stack', () => {
     const emailHeader = page.getByRole('columnheader', { name: /Email/ });
     await emailHeader.getByRole('button').click();
     await page.waitForURL(/field=email&sort=asc/);
-    assert.equal(await emailHeader.getAttribute('aria-sort'), 'ascending');
+    // The URL changes a moment before React renders the new header state.
+    await page.locator('th[aria-sort="ascending"]', { hasText: 'Email' }).waitFor();
     await emailHeader.getByRole('button').click();
     await page.waitForURL(/sort=desc/);
-    await page.waitForFunction(() => document.querySelector('th[aria-sort="descending"]'));
-    const firstCell = async () => (await page.locator('table tbody tr').first().locator('td').nth(1).innerText()).trim();
-    await page.waitForFunction(() => !document.querySelector('.table-wrap[aria-busy="true"]'));
-    const shown = await page.locator('table tbody tr td:nth-child(2)').allInnerTexts();
-    const sorted = [...shown].sort().reverse();
-    assert.deepEqual(shown.map((s) => s.trim()), sorted.map((s) => s.trim()), 'descending by email');
-    assert.ok((await firstCell()).length > 0);
+    await page.locator('th[aria-sort="descending"]', { hasText: 'Email' }).waitFor();
+    // The header changes at once, the rows when the server's answer arrives: poll for them.
+    const emailsShown = () => page.locator('table tbody tr td:nth-child(2)').allInnerTexts().then((xs) => xs.map((x) => x.trim()));
+    const deadline = Date.now() + 10_000;
+    let shown = await emailsShown();
+    while (JSON.stringify(shown) !== JSON.stringify([...shown].sort().reverse()) && Date.now() < deadline) {
+      await page.waitForTimeout(100);
+      shown = await emailsShown();
+    }
+    assert.deepEqual(shown, [...shown].sort().reverse(), 'descending by email');
+    assert.equal(shown.length, 4);
 
     // One delete, cancelled first, then confirmed.
     await page.getByRole('button', { name: `Delete ${emails[0]}` }).click();
@@ -171,7 +178,8 @@ describe('account pages and admin tools through the real stack', () => {
     await page.getByRole('button', { name: 'Delete selected' }).click();
     await page.getByRole('alertdialog').getByRole('button', { name: 'Delete' }).click();
     await page.getByText('Deleted 2 users.').waitFor();
-    for (const e of emails) assert.equal(await page.getByRole('link', { name: e, exact: true }).count(), 0, `${e} still listed`);
+    // The list reloads after the flash appears.
+    for (const e of emails) await page.getByRole('link', { name: e, exact: true }).waitFor({ state: 'detached' });
     // Gone on the server too (soft-deleted users are not listed).
     const left = await page.evaluate(async (q) => (await (await fetch(`/api/users?email=${encodeURIComponent(q)}`)).json()).count, `bulk.`);
     assert.equal(left, 0);
