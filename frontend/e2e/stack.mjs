@@ -198,6 +198,8 @@ export async function startStack({ name = 'stack', accessTtlMs, front: front_kin
   let front;
   try {
     await waitFor(`${backendUrl}/api/health`, { timeoutMs: 60_000, child: backend.child, name: 'backend', logFile: backend.logFile });
+    const missing = await missingApi(backendUrl);
+    if (missing) throw new Error(missing);
     front = startFront(front_kind, { name, frontPort, backendUrl });
     await waitFor(`${baseUrl}/login`, { timeoutMs: 30_000, child: front.child, name: `front (${front_kind})`, logFile: front.logFile });
     await waitFor(`${baseUrl}/api/health`, { timeoutMs: 10_000, name: 'the /api proxy', logFile: front.logFile });
@@ -210,9 +212,9 @@ export async function startStack({ name = 'stack', accessTtlMs, front: front_kin
 }
 
 /**
- * While the backend's auth/CRUD API is still landing on main (issue 3), a flow whose routes
- * the backend does not serve yet is skipped with the reason printed, never silently. Returns
- * null when the backend serves what the suite needs.
+ * Names the part of the API the backend does not serve (a 404 on a route the suite needs), so
+ * a backend without it fails the suite at once with that reason rather than by a timeout in
+ * the browser. Returns null when everything is there.
  */
 export async function missingApi(backendUrl) {
   const probes = [
@@ -221,31 +223,9 @@ export async function missingApi(backendUrl) {
   ];
   for (const [method, path, what] of probes) {
     const res = await fetch(`${backendUrl}${path}`, { method });
-    if (res.status === 404) return `the backend on this branch does not serve ${what} yet (issue 3 not landed)`;
+    if (res.status === 404) return `the backend does not serve ${what}: it answered 404`;
   }
   return null;
-}
-
-/** Whether the backend binary has the `start` command yet (issue 2). */
-export function backendHasStart() {
-  const r = spawnSync(backendBinary(), ['--help'], { encoding: 'utf8', timeout: 10_000 });
-  return /\bstart\b/.test(`${r.stdout ?? ''}${r.stderr ?? ''}`);
-}
-
-/**
- * Starts the stack for a suite, or explains (loudly) why the suite must be skipped on a branch
- * whose backend lacks what it needs. Returns { stack, skipReason }.
- */
-export async function startStackOrSkip(opts) {
-  if (!backendHasStart()) {
-    const skipReason = 'the backend on this branch has no `start` command yet (issue 2 not landed)';
-    log(`SKIPPING: ${skipReason}`);
-    return { stack: null, skipReason };
-  }
-  const stack = await startStack(opts);
-  const skipReason = await missingApi(stack.backendUrl);
-  if (skipReason) log(`SKIPPING: ${skipReason}`);
-  return { stack, skipReason };
 }
 
 /**
