@@ -40,9 +40,10 @@ struct ApiDoc;
 
 /// Every API route, with its OpenAPI description. The merge point for new modules.
 pub fn api_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(crate::health::router())
-    // auth (issue 3): .merge(crate::auth::router())
-    // CRUD resources (issue 3): .merge(crate::crud::router())
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(crate::health::router())
+        .merge(crate::auth::router())
+        .merge(crate::resources::router())
 }
 
 /// The OpenAPI document alone (for `/api-docs/openapi.json` and tests).

@@ -21,7 +21,7 @@ pub async fn serve(config: Arc<Config>, db: sea_orm::DatabaseConnection) -> anyh
         )
     })?;
     let local = listener.local_addr().context("reading the bound address")?;
-    let app = crate::app::build(AppState::new(db, config.clone()));
+    let app = crate::app::build(AppState::new(db, config.clone())?);
     // Tests and runway read this line to learn the port when PORT=0.
     tracing::info!(mode = %config.mode, database = %config.database.describe(), "listening on http://{local}");
     run_until(listener, app, config.shutdown_timeout, shutdown_signal()).await
@@ -36,6 +36,8 @@ pub async fn run_until(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    // Connect info: the auth rate limiter keys on the client's address.
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;
         tracing::info!(

@@ -141,7 +141,7 @@ async fn in_process_errors(db: TestDb) {
                 .route("/api/probe/dangling", axum::routing::post(dangling_grant))
                 .route("/api/probe/boom", axum::routing::get(boom)),
         );
-    let app = build_with(AppState::new(conn, config), routes);
+    let app = build_with(AppState::new(conn, config).expect("app state"), routes);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
