@@ -26,11 +26,13 @@ cargo build --release -p proxy-bench >&2
 BIN=$PWD/target/release/proxy-bench
 
 WORK=$(mktemp -d /tmp/runway-proxy-bench.XXXXXX)
+chmod 755 "$WORK" # nginx's workers run as an unprivileged user
 PIDS=()
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
   wait 2>/dev/null || true
+  rm -rf "$WORK"
 }
 trap cleanup EXIT
 
