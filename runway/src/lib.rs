@@ -7,6 +7,7 @@
 
 pub mod checks;
 pub mod db;
+pub mod deploy;
 pub mod jobs;
 pub mod pipeline;
 pub mod proxy;
