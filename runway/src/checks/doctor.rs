@@ -230,10 +230,10 @@ pub fn check_ports(input: &DoctorInput, listeners: &[Listener]) -> Vec<Finding> 
 pub fn check_routes(topo: &Topology, listeners: &[Listener]) -> Vec<Finding> {
     let mut findings = Vec::new();
     for route in &topo.routes {
-        if let RouteTarget::Process(name) = &route.target {
-            if topo.process(name).is_some_and(|p| !p.enabled) {
-                continue;
-            }
+        if let RouteTarget::Process(name) = &route.target
+            && topo.process(name).is_some_and(|p| !p.enabled)
+        {
+            continue;
         }
         match (&route.target, topo.route_port(route)) {
             (RouteTarget::Static(dir), _) => {

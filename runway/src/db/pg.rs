@@ -125,12 +125,13 @@ mod url {
         let mut out = Vec::with_capacity(bytes.len());
         let mut i = 0;
         while i < bytes.len() {
-            if bytes[i] == b'%' && i + 2 < bytes.len() {
-                if let Ok(b) = u8::from_str_radix(&raw[i + 1..i + 3], 16) {
-                    out.push(b);
-                    i += 3;
-                    continue;
-                }
+            if bytes[i] == b'%'
+                && i + 2 < bytes.len()
+                && let Ok(b) = u8::from_str_radix(&raw[i + 1..i + 3], 16)
+            {
+                out.push(b);
+                i += 3;
+                continue;
             }
             out.push(bytes[i]);
             i += 1;
@@ -182,7 +183,7 @@ impl PgProblem {
         match self {
             PgProblem::Refused => (
                 format!("PostgreSQL refuses connections at {at} (nothing listens there)"),
-                format!("start PostgreSQL (e.g. `pg_ctlcluster 15 main start`), check DB_HOST/DB_PORT, or run `runway db provision --managed` for a private cluster"),
+                "start PostgreSQL (e.g. `pg_ctlcluster 15 main start`), check DB_HOST/DB_PORT, or run `runway db provision --managed` for a private cluster".to_string(),
             ),
             PgProblem::AuthFailed => (
                 format!("PostgreSQL at {at} rejected user `{}` (authentication failed)", params.user),

@@ -255,10 +255,10 @@ async fn write_env_file(
     vars.insert("DB_PORT", app.port.to_string());
     vars.insert("DB_NAME", app.database.clone());
     vars.insert("DB_USER", app.user.clone());
-    if !matches!(source, PasswordSource::Environment) {
-        if let Some(p) = &app.password {
-            vars.insert("DB_PASS", p.clone());
-        }
+    if !matches!(source, PasswordSource::Environment)
+        && let Some(p) = &app.password
+    {
+        vars.insert("DB_PASS", p.clone());
     }
     let text: String = vars.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
     let path = env_file_path(state_dir);

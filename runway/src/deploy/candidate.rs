@@ -95,10 +95,10 @@ impl Candidate {
                     "the new backend exited ({status}) before it was ready"
                 ));
             }
-            if let Ok(code) = http_status(&url).await {
-                if (200..300).contains(&code) {
-                    return Ok(started.elapsed());
-                }
+            if let Ok(code) = http_status(&url).await
+                && (200..300).contains(&code)
+            {
+                return Ok(started.elapsed());
             }
             if started.elapsed() > bound {
                 return Err(format!(

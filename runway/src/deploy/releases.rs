@@ -178,11 +178,11 @@ impl ReleaseStore {
 
     /// Marks `id` live (and the one it replaced superseded).
     pub fn mark_live(&self, id: &str, previous: Option<&str>) -> Result<(), ReleaseError> {
-        if let Some(prev) = previous.filter(|p| *p != id) {
-            if let Ok(mut r) = self.load(prev) {
-                r.result = ReleaseResult::Superseded;
-                self.save(&r)?;
-            }
+        if let Some(prev) = previous.filter(|p| *p != id)
+            && let Ok(mut r) = self.load(prev)
+        {
+            r.result = ReleaseResult::Superseded;
+            self.save(&r)?;
         }
         let mut r = self.load(id)?;
         r.result = ReleaseResult::Live;
