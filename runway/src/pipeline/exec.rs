@@ -41,7 +41,9 @@ impl CommandLine {
         }
     }
 
-    fn to_command(&self) -> Option<Command> {
+    /// A relative program path with a slash (`target/release/backend`) is taken relative to
+    /// `cwd`, where the manifest's author meant it, not to wherever runway was started.
+    fn to_command(&self, cwd: &Path) -> Option<Command> {
         match self {
             CommandLine::Shell(s) => {
                 let mut c = Command::new("sh");
@@ -50,7 +52,12 @@ impl CommandLine {
             }
             CommandLine::Argv(v) => {
                 let (first, rest) = v.split_first()?;
-                let mut c = Command::new(first);
+                let program = Path::new(first);
+                let mut c = if first.contains('/') && program.is_relative() {
+                    Command::new(cwd.join(program))
+                } else {
+                    Command::new(first)
+                };
                 c.args(rest);
                 Some(c)
             }
@@ -137,7 +144,7 @@ pub async fn run(spec: &RunSpec, mut cancel: Option<watch::Receiver<bool>>) -> R
         outcome,
     };
 
-    let Some(mut cmd) = spec.command.to_command() else {
+    let Some(mut cmd) = spec.command.to_command(&spec.cwd) else {
         return finish(Outcome::SpawnFailed {
             reason: "empty command".to_string(),
         });
