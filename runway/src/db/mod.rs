@@ -2,6 +2,7 @@
 //! provisioning a role and database (the seed's `setup_postgres_project.sh`), a private managed
 //! cluster, and the backend's db commands run with the right environment.
 
+pub mod commands;
 pub mod managed;
 pub mod pg;
 pub mod provision;

@@ -318,3 +318,83 @@ pub async fn rollback(
 
 /// The warning rollback prints.
 pub const MIGRATIONS_WARNING: &str = "note: database migrations are not reverted by a rollback; the older backend runs against the current schema";
+
+pub mod manifest;
+
+/// Publishes the current build as a release when it differs from the live one (or none is
+/// live) — what `runway up` does after its pipeline so the backend's command
+/// (`.runway/current/backend`) has something to run. Returns the new release's id, if any.
+pub async fn publish_if_changed(
+    base_dir: &Path,
+    state_dir: &Path,
+    config: &DeployConfig,
+    steps: Vec<StepTiming>,
+) -> Result<Option<String>, DeployError> {
+    let store = ReleaseStore::new(state_dir, config.keep);
+    let differs = {
+        let (base, artifacts, current) = (
+            base_dir.to_path_buf(),
+            config.artifacts.clone(),
+            store.current().map(|id| store.dir(&id)),
+        );
+        tokio::task::spawn_blocking(move || match current {
+            None => true,
+            Some(dir) => artifacts.iter().any(|(name, src)| {
+                let src = base.join(src);
+                src.exists() && !same_tree(&src, &dir.join(name))
+            }),
+        })
+        .await
+        .unwrap_or(true)
+    };
+    if !differs {
+        return Ok(None);
+    }
+    let sha = git::head(base_dir).await.ok();
+    let mut record = store.create(sha, None)?;
+    record.steps = steps;
+    let req = DeployRequest {
+        base_dir: base_dir.to_path_buf(),
+        state_dir: state_dir.to_path_buf(),
+        mode: Mode::Development,
+        env: BTreeMap::new(),
+        git_ref: None,
+        steps: Vec::new(),
+        config: config.clone(),
+    };
+    let clock = Instant::now();
+    if let Err(reason) = publish(&req, &store.dir(&record.id)).await {
+        return Err(fail(&store, &mut record, "publish", reason, None));
+    }
+    record.steps.push(timing("publish", "ran", clock));
+    store.save(&record)?;
+    let previous = store.switch_to(&record.id)?;
+    store.mark_live(&record.id, previous.as_deref())?;
+    let _ = store.prune();
+    Ok(Some(record.id))
+}
+
+/// Same files with the same sizes and contents (a cheap size check first).
+fn same_tree(a: &Path, b: &Path) -> bool {
+    let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b)) else {
+        return false;
+    };
+    if ma.is_file() != mb.is_file() {
+        return false;
+    }
+    if ma.is_file() {
+        return ma.len() == mb.len()
+            && std::fs::read(a)
+                .ok()
+                .is_some_and(|x| std::fs::read(b).ok() == Some(x));
+    }
+    let names = |d: &Path| -> Vec<std::ffi::OsString> {
+        let mut v: Vec<_> = std::fs::read_dir(d)
+            .map(|r| r.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    let (na, nb) = (names(a), names(b));
+    na == nb && na.iter().all(|n| same_tree(&a.join(n), &b.join(n)))
+}
