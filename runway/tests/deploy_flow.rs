@@ -3,10 +3,9 @@
 //! with zero failed requests; a dirty tree, a failing build and a backend that never gets
 //! ready are refused with the step named, and the old release keeps serving.
 //!
-//! The daemon's two parts the switch talks to are played by small real pieces here: a
-//! supervised process on a fixed port (restarted on request) and a forwarder that routes by
-//! the upstream table, as the proxy does (retrying an idempotent request whose pooled
-//! connection died, as the proxy does).
+//! Requests go through runway's real proxy, which routes by the upstream table the switch
+//! writes. The supervisor's part is played by a small real piece: one supervised process on a
+//! fixed port, restarted on request, publishing its readiness to the table.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -29,6 +28,7 @@ use runway::deploy::{
 };
 use runway::pipeline::{PlainProgress, StepConfig};
 use runway::proxy::UpstreamState;
+use runway::proxy::config::{ProxyConfig, RouteConfig};
 
 const SERVER_JS: &str = r#"
 const fs = require('fs'); const http = require('http');
@@ -162,58 +162,21 @@ impl Activator for Direct {
     }
 }
 
-/// Routes every request to the table's current address for `backend`.
-async fn forwarder(
+/// runway's proxy, routing `/` to the process `backend` by the upstream table.
+async fn proxy_for(
     table: tokio::sync::watch::Receiver<Arc<HashMap<String, UpstreamState>>>,
-) -> SocketAddr {
-    let client: Client<HttpConnector, Empty<Bytes>> =
-        Client::builder(TokioExecutor::new()).build_http();
-    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
-        let table = table.clone();
-        let client = client.clone();
-        async move {
-            for _attempt in 0..3 {
-                let mut rx = table.clone();
-                // Hold while starting, as the proxy's retry window does.
-                let addr = loop {
-                    let state = rx.borrow().get("backend").copied();
-                    match state {
-                        Some(UpstreamState::Ready(a)) => break Some(a),
-                        Some(UpstreamState::Starting) => {
-                            if tokio::time::timeout(Duration::from_secs(5), rx.changed())
-                                .await
-                                .is_err()
-                            {
-                                break None;
-                            }
-                        }
-                        _ => break None,
-                    }
-                };
-                let Some(addr) = addr else {
-                    return (axum::http::StatusCode::BAD_GATEWAY, "down".to_string());
-                };
-                let url: axum::http::Uri = format!("http://{addr}{}", uri.path()).parse().unwrap();
-                if let Ok(resp) = client.get(url).await {
-                    let status = resp.status();
-                    if let Ok(body) = resp.into_body().collect().await {
-                        return (
-                            status,
-                            String::from_utf8_lossy(&body.to_bytes()).into_owned(),
-                        );
-                    }
-                }
-            }
-            (
-                axum::http::StatusCode::BAD_GATEWAY,
-                "upstream failed".to_string(),
-            )
-        }
-    });
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(l, app).await });
-    addr
+    dir: &Path,
+) -> (runway::proxy::Proxy, SocketAddr) {
+    let config = ProxyConfig {
+        listen: vec!["127.0.0.1:0".to_string()],
+        ..ProxyConfig::default()
+    };
+    let routes = [RouteConfig::to_process("/", "backend")];
+    let proxy = runway::proxy::Proxy::bind(&config, &routes, dir, table, &dir.join(".runway/logs"))
+        .await
+        .unwrap();
+    let addr = proxy.local_addrs()[0];
+    (proxy, addr)
 }
 
 /// Steady load: 4 loops of GET / until stopped; counts failures and remembers versions seen.
@@ -343,7 +306,7 @@ async fn deploys_and_rollbacks_under_load_lose_nothing_and_failures_keep_the_old
     });
     let activator = Direct(board.clone(), config.clone());
     let progress = PlainProgress::new(Vec::<u8>::new());
-    let proxy = forwarder(rx).await;
+    let (_proxy, proxy) = proxy_for(rx, &dir).await;
     let store = ReleaseStore::new(&dir.join(".runway"), 5);
 
     // First release: nothing ran before.
