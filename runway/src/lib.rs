@@ -1,8 +1,20 @@
 //! runway: one binary instead of PM2 + nginx + cron + deploy scripts.
 //!
 //! Module map (each module's own doc comment says what it owns):
+//! - `manifest`: `runway.toml` — parsed, mode applied, validated with file and line.
+//! - `supervisor`: processes (spawn, probes, restart policy, backoff, stop), and the
+//!   [`supervisor::Upstreams`] table it publishes for the proxy.
+//! - `daemon`: the per-state-directory daemon (lock, Unix socket, JSON protocol, save/resurrect)
+//!   and its integration points for the proxy and the jobs scheduler.
+//! - `cli`: the `runway` verbs.
+//! - `logs`: per-process log files with rotation and a total cap; tail and follow.
 //! - `proxy`: the reverse proxy and static file server (replaces nginx). Its contract with the
 //!   supervisor is [`proxy::UpstreamTable`]: the supervisor publishes where each manifest
 //!   process listens and whether it is ready; the proxy routes and holds requests by it.
 
+pub mod cli;
+pub mod daemon;
+pub mod logs;
+pub mod manifest;
 pub mod proxy;
+pub mod supervisor;

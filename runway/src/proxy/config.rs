@@ -56,10 +56,10 @@ impl ProxyConfig {
                     route.path
                 ));
             }
-            if let Some(name) = &route.process {
-                if !process_names.contains(&name.as_str()) {
-                    problems.push(format!("route {}: unknown process `{name}`", route.path));
-                }
+            if let Some(name) = &route.process
+                && !process_names.contains(&name.as_str())
+            {
+                problems.push(format!("route {}: unknown process `{name}`", route.path));
             }
         }
         if problems.is_empty() {
