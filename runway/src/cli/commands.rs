@@ -257,11 +257,19 @@ pub fn down(ctx: &Context) -> Result<ExitCode, String> {
         );
         return Ok(ExitCode::SUCCESS);
     };
+    let pid = crate::daemon::lock::holder(&ctx.paths.lock);
     client.call(Command::Down)?;
     eprint!("runway: stopping processes and the daemon");
     let started = Instant::now();
-    // The daemon holds its lock until every child is gone.
-    while crate::daemon::lock::holder(&ctx.paths.lock).is_some() {
+    // The daemon holds its lock until every child is gone, then exits.
+    let daemon_alive = || {
+        pid.is_some_and(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .map(|s| !s.contains(") Z "))
+                .unwrap_or(false)
+        })
+    };
+    while crate::daemon::lock::holder(&ctx.paths.lock).is_some() || daemon_alive() {
         if started.elapsed() > Duration::from_secs(600) {
             eprintln!();
             return Err("the daemon is still stopping after 10 minutes; see its log".into());

@@ -21,7 +21,7 @@ use tokio::sync::watch;
 
 use crate::logs::{self, LogSink};
 use crate::manifest::{Manifest, Mode};
-use crate::supervisor::{Env, ProcState, Supervisor, SupervisorOptions, registry, stats};
+use crate::supervisor::{Env, Supervisor, SupervisorOptions, registry, stats};
 use integrations::{JobsBackend, ProxyBackend};
 use protocol::{
     ActionReport, Command, DaemonInfo, PROTOCOL_VERSION, ProcessRow, ReloadAnswer, Request,
@@ -609,11 +609,7 @@ impl Daemon {
                 name: spec.name.clone(),
                 pid: st.pid,
                 state: st.state,
-                uptime_ms: if st.state == ProcState::Stopped || st.state == ProcState::Errored {
-                    None
-                } else {
-                    uptime_ms
-                },
+                uptime_ms: st.pid.and(uptime_ms),
                 restarts: st.restarts,
                 cpu_percent,
                 rss_bytes: sample.map(|s| s.rss),

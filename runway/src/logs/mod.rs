@@ -90,7 +90,11 @@ impl RotatingFile {
             .open(&self.path)?;
         self.size = 0;
         if let Some(dir) = self.path.parent() {
-            enforce_cap(dir, self.policy.total_cap);
+            // Leave room for the fresh file to grow to its own limit.
+            enforce_cap(
+                dir,
+                self.policy.total_cap.saturating_sub(self.policy.max_size),
+            );
         }
         Ok(())
     }

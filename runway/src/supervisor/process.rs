@@ -238,8 +238,18 @@ impl Actor {
         self.set(ProcState::Starting, None, "starting");
     }
 
-    /// Publishes a state change everywhere it is observed.
+    /// Publishes a state change everywhere it is observed. The log line is written first so
+    /// the daemon log shows causes before their effects in other processes.
     fn set(&self, state: ProcState, reason: Option<String>, message: &str) {
+        let mut text = message.to_string();
+        if let Some(reason) = &reason
+            && !message.contains(reason.as_str())
+        {
+            text = format!("{message}: {reason}");
+        }
+        self.shared
+            .daemon_log
+            .line(&format!("{}: {text}", self.name));
         let mut pid = None;
         self.status.send_modify(|s| {
             s.state = state;
@@ -266,15 +276,6 @@ impl Actor {
             };
             self.shared.upstreams.set(&self.name, upstream);
         }
-        let mut text = message.to_string();
-        if let Some(reason) = &reason
-            && !message.contains(reason.as_str())
-        {
-            text = format!("{message}: {reason}");
-        }
-        self.shared
-            .daemon_log
-            .line(&format!("{}: {text}", self.name));
         let _ = self.shared.events.send(Event {
             name: self.name.clone(),
             state,
@@ -736,6 +737,7 @@ impl Actor {
             }
         }
         self.shared.children.remove(pid);
+        self.status.send_modify(|s| s.pid = None);
         end
     }
 
