@@ -1,1 +1,21 @@
-//! Placeholder: see issue "Backend foundation".
+//! The app's API server as a library; `main.rs` only calls [`cli::main`].
+//!
+//! Map: [`config`] (typed, validated settings), [`db`] (pool), [`migration`] + [`entities`]
+//! (schema), [`password`] (argon2id), [`error`] + [`extract`] (one JSON error shape),
+//! [`app`] (router assembly: the merge point for new modules), [`server`] (listen, graceful
+//! shutdown), [`cli`] (subcommands).
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod entities;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod migrate;
+pub mod migration;
+pub mod password;
+pub mod server;
+pub mod state;
+pub mod telemetry;

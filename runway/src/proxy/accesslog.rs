@@ -1,0 +1,240 @@
+//! The access log: `logs_dir/proxy-access.log`, nginx's combined format plus the request time
+//! and the upstream time, rotated by size.
+//!
+//! Request handlers only append a formatted line to a shared buffer; a background task writes
+//! the buffer out (on a blocking thread) every 200 ms or when it grows past 64 KiB, so logging
+//! never waits for the disk on the request path.
+
+use std::fmt::Write as _;
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http::{HeaderValue, Method, StatusCode, Uri, Version};
+use tokio::sync::Notify;
+
+const FLUSH_BYTES: usize = 64 * 1024;
+/// Past this much unwritten log the newest lines are dropped rather than growing memory.
+const MAX_PENDING: usize = 8 * 1024 * 1024;
+
+/// What one line says about one request.
+pub struct Line<'a> {
+    pub client: IpAddr,
+    pub method: &'a Method,
+    pub uri: &'a Uri,
+    pub version: Version,
+    pub status: StatusCode,
+    pub bytes: Option<u64>,
+    pub referer: Option<&'a HeaderValue>,
+    pub user_agent: Option<&'a HeaderValue>,
+    pub request_time: Duration,
+    pub upstream_time: Option<Duration>,
+}
+
+struct Shared {
+    pending: Mutex<Vec<u8>>,
+    wake: Notify,
+    /// Cached `[28/Nov/2026:13:14:35 +0000]` for the current second.
+    stamp: Mutex<(i64, String)>,
+}
+
+/// Handle to the access log; cheap to clone. A disabled log drops every line.
+#[derive(Clone)]
+pub struct AccessLog {
+    shared: Option<Arc<Shared>>,
+}
+
+/// Stops the writer task after a final flush.
+pub struct LogWriter {
+    stop: Arc<Notify>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl AccessLog {
+    pub fn disabled() -> AccessLog {
+        AccessLog { shared: None }
+    }
+
+    /// Opens (creating the directory) `logs_dir/proxy-access.log` and starts the writer.
+    pub fn open(
+        logs_dir: &Path,
+        max_size: u64,
+        keep: usize,
+    ) -> std::io::Result<(AccessLog, LogWriter)> {
+        std::fs::create_dir_all(logs_dir)?;
+        let path = logs_dir.join("proxy-access.log");
+        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(Vec::with_capacity(FLUSH_BYTES)),
+            wake: Notify::new(),
+            stamp: Mutex::new((0, String::new())),
+        });
+        let stop = Arc::new(Notify::new());
+        let task = tokio::spawn(write_loop(
+            shared.clone(),
+            stop.clone(),
+            Rotating {
+                path,
+                file,
+                max_size,
+                keep,
+            },
+        ));
+        Ok((
+            AccessLog {
+                shared: Some(shared),
+            },
+            LogWriter { stop, task },
+        ))
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.shared.is_some()
+    }
+
+    pub fn record(&self, line: &Line<'_>) {
+        let Some(shared) = &self.shared else {
+            return;
+        };
+        let mut text = String::with_capacity(256);
+        let stamp = timestamp(shared);
+        let _ = write!(
+            text,
+            "{} - - {stamp} \"{} {} {:?}\" {} {} \"{}\" \"{}\" rt={:.3} urt=",
+            line.client.to_canonical(),
+            line.method,
+            line.uri
+                .path_and_query()
+                .map(|pq| pq.as_str())
+                .unwrap_or("/"),
+            line.version,
+            line.status.as_u16(),
+            line.bytes.unwrap_or(0),
+            header_text(line.referer),
+            header_text(line.user_agent),
+            line.request_time.as_secs_f64(),
+        );
+        match line.upstream_time {
+            Some(t) => {
+                let _ = write!(text, "{:.3}", t.as_secs_f64());
+            }
+            None => text.push('-'),
+        }
+        text.push('\n');
+        let Ok(mut pending) = shared.pending.lock() else {
+            return;
+        };
+        if pending.len() + text.len() > MAX_PENDING {
+            return;
+        }
+        pending.extend_from_slice(text.as_bytes());
+        if pending.len() >= FLUSH_BYTES {
+            shared.wake.notify_one();
+        }
+    }
+}
+
+impl LogWriter {
+    /// Writes what is pending and stops.
+    pub async fn finish(self) {
+        self.stop.notify_one();
+        let _ = self.task.await;
+    }
+}
+
+fn header_text(value: Option<&HeaderValue>) -> String {
+    match value.and_then(|v| v.to_str().ok()) {
+        Some(text) => text.replace('"', "\\\""),
+        None => "-".to_string(),
+    }
+}
+
+fn timestamp(shared: &Shared) -> String {
+    let now = chrono::Utc::now();
+    let secs = now.timestamp();
+    match shared.stamp.lock() {
+        Ok(mut stamp) => {
+            if stamp.0 != secs {
+                *stamp = (secs, now.format("[%d/%b/%Y:%H:%M:%S +0000]").to_string());
+            }
+            stamp.1.clone()
+        }
+        Err(_) => now.format("[%d/%b/%Y:%H:%M:%S +0000]").to_string(),
+    }
+}
+
+struct Rotating {
+    path: PathBuf,
+    file: File,
+    max_size: u64,
+    keep: usize,
+}
+
+impl Rotating {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.file.write_all(bytes)?;
+        if self.max_size > 0 && self.file.metadata()?.len() >= self.max_size {
+            self.rotate()?;
+        }
+        Ok(())
+    }
+
+    /// `proxy-access.log` → `.1` → `.2` ... the oldest past `keep` is removed.
+    fn rotate(&mut self) -> std::io::Result<()> {
+        let numbered = |n: usize| PathBuf::from(format!("{}.{n}", self.path.display()));
+        if self.keep == 0 {
+            self.file.set_len(0)?;
+            return Ok(());
+        }
+        let _ = std::fs::remove_file(numbered(self.keep));
+        for n in (1..self.keep).rev() {
+            let _ = std::fs::rename(numbered(n), numbered(n + 1));
+        }
+        std::fs::rename(&self.path, numbered(1))?;
+        self.file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        Ok(())
+    }
+}
+
+async fn write_loop(shared: Arc<Shared>, stop: Arc<Notify>, mut out: Rotating) {
+    let mut stopping = false;
+    loop {
+        tokio::select! {
+            _ = shared.wake.notified() => {}
+            _ = stop.notified() => stopping = true,
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+        }
+        let batch = match shared.pending.lock() {
+            Ok(mut pending) if !pending.is_empty() => std::mem::take(&mut *pending),
+            _ => Vec::new(),
+        };
+        if !batch.is_empty() {
+            let result = tokio::task::spawn_blocking(move || {
+                let result = out.write(&batch);
+                (out, result)
+            })
+            .await;
+            match result {
+                Ok((back, result)) => {
+                    out = back;
+                    if let Err(err) = result {
+                        tracing::error!("proxy access log: {err}");
+                    }
+                }
+                Err(err) => {
+                    tracing::error!("proxy access log writer failed: {err}");
+                    return;
+                }
+            }
+        }
+        if stopping {
+            return;
+        }
+    }
+}

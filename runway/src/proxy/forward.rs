@@ -1,0 +1,331 @@
+//! Forwarding one request to an upstream: rewrite the head, pick the address (holding the
+//! request while the process is starting), send on a pooled keep-alive connection, retry when
+//! that is safe, and pass upgrades (WebSocket, Vite HMR) through as raw byte streams.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use http::header::{self, HeaderMap, HeaderValue};
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{Method, Request, Response, StatusCode, Uri, Version};
+use http_body::Body as _;
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::time::Instant;
+
+use super::body::{Body, BodyTooLarge, IdleTimeout, Outgoing, caused_by};
+use super::config::ProxyConfig;
+use super::error::{error_response, refuse};
+use super::headers::{add_forwarded, prefers_json, strip_hop_by_hop, upgrade_protocol};
+use super::routes::{Route, Target};
+use super::{UpstreamState, UpstreamTable};
+
+/// The pooled HTTP/1.1 client to upstreams.
+pub type Client = HyperClient<HttpConnector, Outgoing>;
+
+/// While a `Ready` process refuses connections (it just died and the supervisor has not noticed
+/// yet), retry this often within the retry window.
+const REFUSED_POLL: Duration = Duration::from_millis(50);
+
+pub fn build_client(config: &ProxyConfig) -> Client {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(config.upstream_connect_timeout));
+    connector.enforce_http(true);
+    HyperClient::builder(TokioExecutor::new())
+        .pool_idle_timeout(config.pool_idle_timeout)
+        .pool_timer(TokioTimer::new())
+        .timer(TokioTimer::new())
+        .build(connector)
+}
+
+/// What forwarding produced: the response and the time the upstream took to answer.
+pub struct Forwarded {
+    pub response: Response<Body>,
+    pub upstream_time: Option<Duration>,
+}
+
+impl From<Response<Body>> for Forwarded {
+    fn from(response: Response<Body>) -> Self {
+        Forwarded {
+            response,
+            upstream_time: None,
+        }
+    }
+}
+
+fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// The upstream path: the route prefix removed when the route strips it.
+fn upstream_path(route: &Route, uri: &Uri) -> Option<PathAndQuery> {
+    let original = uri.path_and_query()?;
+    if !route.strip_prefix || route.prefix == "/" {
+        return Some(original.clone());
+    }
+    let rest = route.rest(uri.path());
+    let rest = if rest.is_empty() { "/" } else { rest };
+    let text = match uri.query() {
+        Some(query) => format!("{rest}?{query}"),
+        None => rest.to_string(),
+    };
+    PathAndQuery::try_from(text).ok()
+}
+
+pub async fn forward(
+    client: &Client,
+    upstreams: &UpstreamTable,
+    route: &Route,
+    mut req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Forwarded {
+    let json = prefers_json(req.headers(), req.uri().path());
+    let bad_gateway = |message: &str| -> Forwarded {
+        error_response(
+            StatusCode::BAD_GATEWAY,
+            "bad_gateway",
+            message,
+            json,
+            Some(&route.error_page),
+        )
+        .into()
+    };
+
+    if route.max_body > 0 && declared_length(req.headers()).is_some_and(|len| len > route.max_body)
+    {
+        return refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            &format!("the request body is larger than {} bytes", route.max_body),
+            json,
+        )
+        .into();
+    }
+
+    let upgrade = if req.version() == Version::HTTP_11 {
+        upgrade_protocol(req.headers())
+    } else {
+        None
+    };
+    let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
+
+    let (parts, body) = req.into_parts();
+    let Some(path) = upstream_path(route, &parts.uri) else {
+        return refuse(StatusCode::BAD_REQUEST, "bad_request", "invalid path", json).into();
+    };
+    let mut headers = parts.headers;
+    let host = headers.get(header::HOST).cloned().or_else(|| {
+        parts
+            .uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    });
+    strip_hop_by_hop(&mut headers);
+    // We answer `100 Continue` ourselves when we start reading the body for the upstream.
+    headers.remove(header::EXPECT);
+    add_forwarded(&mut headers, peer, host.as_ref());
+    if let Some(host) = &host
+        && !headers.contains_key(header::HOST)
+    {
+        headers.insert(header::HOST, host.clone());
+    }
+    if let Some(protocol) = &upgrade {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(header::UPGRADE, protocol.clone());
+    }
+    let method = parts.method;
+    let idempotent = is_idempotent(&method);
+    let has_body = !body.is_end_stream();
+    let mut body = has_body.then_some(body);
+
+    let deadline = Instant::now() + route.retry_window;
+    let mut table = upstreams.clone();
+    let mut retried_dead_connection = false;
+    loop {
+        let addr = match &route.target {
+            Target::Upstream(addr) => *addr,
+            Target::Process(name) => {
+                let state = table.borrow_and_update().get(name).copied();
+                match state {
+                    Some(UpstreamState::Ready(addr)) => addr,
+                    Some(UpstreamState::Starting) => {
+                        if wait_for_change(&mut table, deadline, None).await {
+                            continue;
+                        }
+                        return bad_gateway(&format!(
+                            "`{name}` is starting and was not ready within {:?}",
+                            route.retry_window
+                        ));
+                    }
+                    _ => return bad_gateway(&format!("`{name}` is not running")),
+                }
+            }
+            Target::Static(_) => return bad_gateway("not a proxied route"),
+        };
+
+        let (outgoing, reclaim) = match body.take() {
+            Some(incoming) => {
+                let (outgoing, reclaim) = Outgoing::new(incoming, route.max_body);
+                (outgoing, Some(reclaim))
+            }
+            None => (Outgoing::empty(), None),
+        };
+        let mut upstream_req = Request::new(outgoing);
+        *upstream_req.method_mut() = method.clone();
+        *upstream_req.uri_mut() = upstream_uri(addr, &path);
+        *upstream_req.version_mut() = Version::HTTP_11;
+        *upstream_req.headers_mut() = headers.clone();
+
+        let sent = Instant::now();
+        let result = tokio::time::timeout(route.read_timeout, client.request(upstream_req)).await;
+        match result {
+            Err(_) => {
+                return error_response(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "gateway_timeout",
+                    &format!(
+                        "the upstream did not answer within {:?}",
+                        route.read_timeout
+                    ),
+                    json,
+                    Some(&route.error_page),
+                )
+                .into();
+            }
+            Ok(Ok(response)) => {
+                let upstream_time = sent.elapsed();
+                let response = relay(response, client_upgrade, route, json);
+                return Forwarded {
+                    response,
+                    upstream_time: Some(upstream_time),
+                };
+            }
+            Ok(Err(err)) => {
+                if caused_by::<BodyTooLarge>(&err) {
+                    return refuse(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        &format!("the request body is larger than {} bytes", route.max_body),
+                        json,
+                    )
+                    .into();
+                }
+                body = reclaim.as_ref().and_then(|r| r.take());
+                let body_intact = !has_body || body.is_some();
+                if err.is_connect() {
+                    // Nothing was sent: safe to try again for any method.
+                    if body_intact
+                        && matches!(route.target, Target::Process(_))
+                        && Instant::now() < deadline
+                        && wait_for_change(&mut table, deadline, Some(REFUSED_POLL)).await
+                    {
+                        continue;
+                    }
+                    tracing::warn!("proxy: cannot connect to {addr}: {err}");
+                    return bad_gateway(&format!("cannot connect to the upstream at {addr}"));
+                }
+                if idempotent && body_intact && !retried_dead_connection {
+                    // A kept-alive connection the upstream had closed: one fresh attempt.
+                    retried_dead_connection = true;
+                    continue;
+                }
+                tracing::warn!("proxy: upstream {addr} failed: {err}");
+                return bad_gateway(&format!("the upstream at {addr} closed the connection"));
+            }
+        }
+    }
+}
+
+fn upstream_uri(addr: SocketAddr, path: &PathAndQuery) -> Uri {
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = Some(Scheme::HTTP);
+    parts.authority = Authority::try_from(addr.to_string()).ok();
+    parts.path_and_query = Some(path.clone());
+    Uri::from_parts(parts).unwrap_or_default()
+}
+
+/// Waits until the upstream table changes (true), or `poll` elapses (true), or the deadline
+/// passes (false).
+async fn wait_for_change(
+    table: &mut UpstreamTable,
+    deadline: Instant,
+    poll: Option<Duration>,
+) -> bool {
+    let now = Instant::now();
+    if now >= deadline {
+        return false;
+    }
+    let until = match poll {
+        Some(poll) => (now + poll).min(deadline),
+        None => deadline,
+    };
+    match tokio::time::timeout_at(until, table.changed()).await {
+        Ok(Ok(())) => true,
+        // The supervisor is gone: nothing will become ready.
+        Ok(Err(_)) => false,
+        Err(_) => poll.is_some() && Instant::now() < deadline,
+    }
+}
+
+/// Turns the upstream's response into ours: hop-by-hop headers out, body streamed with an idle
+/// timeout, and a `101 Switching Protocols` spliced to the client.
+fn relay(
+    mut response: Response<Incoming>,
+    client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    route: &Route,
+    json: bool,
+) -> Response<Body> {
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        let Some(client_upgrade) = client_upgrade else {
+            return error_response(
+                StatusCode::BAD_GATEWAY,
+                "bad_gateway",
+                "the upstream switched protocols unasked",
+                json,
+                Some(&route.error_page),
+            );
+        };
+        let upstream_upgrade = hyper::upgrade::on(&mut response);
+        tokio::spawn(async move {
+            match tokio::try_join!(client_upgrade, upstream_upgrade) {
+                Ok((client_io, upstream_io)) => {
+                    let mut client_io = TokioIo::new(client_io);
+                    let mut upstream_io = TokioIo::new(upstream_io);
+                    let _ = tokio::io::copy_bidirectional(&mut client_io, &mut upstream_io).await;
+                }
+                Err(err) => tracing::debug!("proxy: upgrade failed: {err}"),
+            }
+        });
+        let (mut parts, _) = response.into_parts();
+        let protocol = parts.headers.get(header::UPGRADE).cloned();
+        strip_hop_by_hop(&mut parts.headers);
+        parts
+            .headers
+            .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        if let Some(protocol) = protocol {
+            parts.headers.insert(header::UPGRADE, protocol);
+        }
+        return Response::from_parts(parts, Body::empty());
+    }
+    let (mut parts, incoming) = response.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    Response::from_parts(
+        parts,
+        Body::Upstream(Box::new(IdleTimeout::new(incoming, route.read_timeout))),
+    )
+}

@@ -1,0 +1,198 @@
+//! Header rules of a proxy: framing checks against request smuggling, hop-by-hop stripping, and
+//! the `X-Forwarded-*` / `Forwarded` headers the upstream sees.
+
+use std::net::SocketAddr;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+/// Why a request's framing is refused (answered 400, connection closed).
+pub fn framing_problem(headers: &HeaderMap) -> Option<&'static str> {
+    let mut lengths = headers.get_all(header::CONTENT_LENGTH).iter();
+    let has_length = match (lengths.next(), lengths.next()) {
+        (Some(_), Some(_)) => return Some("more than one Content-Length"),
+        (Some(value), None) => {
+            let text = value.as_bytes();
+            if text.is_empty() || !text.iter().all(u8::is_ascii_digit) {
+                return Some("invalid Content-Length");
+            }
+            true
+        }
+        _ => false,
+    };
+    let mut encodings = headers.get_all(header::TRANSFER_ENCODING).iter();
+    if let Some(first) = encodings.next() {
+        if has_length {
+            return Some("both Content-Length and Transfer-Encoding");
+        }
+        if encodings.next().is_some() {
+            return Some("more than one Transfer-Encoding header");
+        }
+        let value = first.to_str().unwrap_or("");
+        if !value.trim().eq_ignore_ascii_case("chunked") {
+            return Some("Transfer-Encoding other than chunked");
+        }
+    }
+    None
+}
+
+const HOP_BY_HOP: [HeaderName; 6] = [
+    header::CONNECTION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::PROXY_AUTHENTICATE,
+];
+
+/// Removes the headers that concern one connection only: Connection and every header it names,
+/// Keep-Alive, TE, Trailer, Transfer-Encoding, Upgrade and Proxy-*. The upgrade headers are
+/// put back by the caller when the request is an upgrade.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+    headers.remove("keep-alive");
+    let proxy_headers: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| name.as_str().starts_with("proxy-"))
+        .cloned()
+        .collect();
+    for name in proxy_headers {
+        headers.remove(name);
+    }
+}
+
+/// The protocol of an upgrade request (`Connection: upgrade` + `Upgrade: X`), if it is one.
+pub fn upgrade_protocol(headers: &HeaderMap) -> Option<HeaderValue> {
+    let wants_upgrade = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
+    if wants_upgrade {
+        headers.get(header::UPGRADE).cloned()
+    } else {
+        None
+    }
+}
+
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+/// Adds the client to `X-Forwarded-For` and `Forwarded`, and sets `X-Forwarded-Proto` /
+/// `X-Forwarded-Host`.
+///
+/// A loopback peer is a local tunnel or proxy (cloudflared in the seed's topology): its
+/// `X-Forwarded-Proto`/`-Host` describe the real client and are kept. Anyone else's are replaced.
+pub fn add_forwarded(headers: &mut HeaderMap, client: SocketAddr, host: Option<&HeaderValue>) {
+    let ip = client.ip().to_canonical();
+    let trusted = ip.is_loopback();
+    let ip_text = ip.to_string();
+
+    let xff = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        Some(existing) if !existing.trim().is_empty() => format!("{existing}, {ip_text}"),
+        _ => ip_text.clone(),
+    };
+    if let Ok(value) = HeaderValue::from_str(&xff) {
+        headers.insert(X_FORWARDED_FOR.clone(), value);
+    }
+
+    if !trusted || !headers.contains_key(&X_FORWARDED_PROTO) {
+        headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
+    }
+    let proto = headers
+        .get(&X_FORWARDED_PROTO)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("http")
+        .to_string();
+    if let Some(host) = host
+        && (!trusted || !headers.contains_key(&X_FORWARDED_HOST))
+    {
+        headers.insert(X_FORWARDED_HOST.clone(), host.clone());
+    }
+
+    // RFC 7239: IPv6 addresses are quoted and bracketed; host values quoted when not tokens.
+    let node = if ip.is_ipv6() {
+        format!("\"[{ip_text}]\"")
+    } else {
+        ip_text
+    };
+    let mut element = format!("for={node};proto={proto}");
+    if let Some(host) = host.and_then(|h| h.to_str().ok()) {
+        element.push_str(";host=\"");
+        element.push_str(&host.replace(['"', '\\'], ""));
+        element.push('"');
+    }
+    let forwarded = match headers.get(header::FORWARDED).and_then(|v| v.to_str().ok()) {
+        Some(existing) if !existing.trim().is_empty() => format!("{existing}, {element}"),
+        _ => element,
+    };
+    if let Ok(value) = HeaderValue::from_str(&forwarded) {
+        headers.insert(header::FORWARDED, value);
+    }
+}
+
+/// Whether the client would rather read HTML than JSON (browsers) for an error.
+pub fn prefers_json(headers: &HeaderMap, path: &str) -> bool {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if accept.contains("text/html") {
+        return false;
+    }
+    accept.contains("json") || path == "/api" || path.starts_with("/api/")
+}
+
+/// Whether the request accepts an HTML answer (SPA fallback).
+pub fn accepts_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html") || accept.contains("*/*"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_named_headers_are_stripped() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, x-secret"),
+        );
+        headers.insert("x-secret", HeaderValue::from_static("1"));
+        headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        headers.insert("proxy-authorization", HeaderValue::from_static("basic x"));
+        headers.insert("x-kept", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut headers);
+        assert_eq!(headers.len(), 1, "{headers:?}");
+        assert!(headers.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn ambiguous_framing_is_named() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("5"));
+        assert_eq!(framing_problem(&headers), None);
+        headers.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+        assert!(framing_problem(&headers).is_some());
+    }
+}

@@ -1,0 +1,243 @@
+//! The client side: listeners, the connection limit, HTTP/1.1 (and h2c) connections with their
+//! header limits and timeouts, and the per-request dispatch to a route.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use http::header::{self, HeaderValue};
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::{Notify, Semaphore, watch};
+use tokio::time::Instant;
+
+use super::UpstreamTable;
+use super::accesslog::{AccessLog, Line};
+use super::body::Body;
+use super::config::ProxyConfig;
+use super::error::{ProxyError, error_response, refuse};
+use super::files::StaticFiles;
+use super::forward::{Client, Forwarded, forward};
+use super::headers::{framing_problem, prefers_json};
+use super::routes::{RouteTable, Target, request_host};
+
+/// What a configuration compiles to; swapped whole on reload. In-flight requests keep the one
+/// they started with.
+pub struct Runtime {
+    pub config: ProxyConfig,
+    pub routes: RouteTable,
+    pub client: Client,
+}
+
+/// State shared by every connection.
+pub struct Shared {
+    pub runtime: RwLock<Arc<Runtime>>,
+    pub upstreams: UpstreamTable,
+    pub files: StaticFiles,
+    pub log: AccessLog,
+    pub active: AtomicUsize,
+    pub idle: Notify,
+    /// `true`: finish in-flight requests, then close.
+    pub shutdown: watch::Sender<bool>,
+    /// `true`: close now (the shutdown timeout passed).
+    pub kill: watch::Sender<bool>,
+    pub slots: Arc<Semaphore>,
+}
+
+impl Shared {
+    pub fn runtime(&self) -> Arc<Runtime> {
+        match self.runtime.read() {
+            Ok(current) => current.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+}
+
+/// Binds one listen address (SO_REUSEADDR, a deep accept queue).
+pub fn bind(addr_text: &str) -> Result<TcpListener, ProxyError> {
+    let error = |source: std::io::Error| ProxyError::Bind {
+        addr: addr_text.to_string(),
+        source,
+    };
+    let addr: SocketAddr = addr_text.parse().map_err(|_| {
+        ProxyError::Config(vec![format!("proxy.listen: `{addr_text}` is not IP:port")])
+    })?;
+    let socket = if addr.is_ipv6() {
+        TcpSocket::new_v6()
+    } else {
+        TcpSocket::new_v4()
+    }
+    .map_err(error)?;
+    socket.set_reuseaddr(true).map_err(error)?;
+    socket.bind(addr).map_err(error)?;
+    socket.listen(1024).map_err(error)
+}
+
+/// Accepts until `stop` turns true; each connection takes a slot of the connection limit.
+pub async fn accept_loop(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let permit = tokio::select! {
+            permit = shared.slots.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => return,
+            },
+            _ = stop.wait_for(|stop| *stop) => return,
+        };
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stop.wait_for(|stop| *stop) => return,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                let shared = shared.clone();
+                shared.active.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    serve_connection(&shared, stream, peer).await;
+                    drop(permit);
+                    if shared.active.fetch_sub(1, Ordering::SeqCst) == 1 {
+                        shared.idle.notify_waiters();
+                    }
+                });
+            }
+            Err(err) => {
+                // Out of descriptors or similar: back off instead of spinning.
+                tracing::warn!("proxy: accept failed: {err}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+async fn serve_connection(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+    let config = shared.runtime().config.clone();
+    // The protocol sniffing below waits for bytes without a timer; a client that sends nothing
+    // is dropped here instead (slowloris).
+    let mut probe = [0u8; 1];
+    match tokio::time::timeout(config.header_timeout, stream.peek(&mut probe)).await {
+        Ok(Ok(n)) if n > 0 => {}
+        _ => return,
+    }
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_timeout)
+        .max_buf_size((config.max_header_bytes.0 as usize).max(8192))
+        .max_headers(config.max_headers)
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(config.max_header_bytes.0.min(u32::MAX as u64) as u32);
+    let service_shared = shared.clone();
+    let service = hyper::service::service_fn(move |req| {
+        let shared = service_shared.clone();
+        async move { Ok::<_, Infallible>(handle(&shared, req, peer).await) }
+    });
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    let mut shutdown = shared.shutdown.subscribe();
+    let mut kill = shared.kill.subscribe();
+    tokio::select! {
+        _ = connection.as_mut() => return,
+        _ = shutdown.wait_for(|s| *s) => {}
+    }
+    connection.as_mut().graceful_shutdown();
+    tokio::select! {
+        _ = connection.as_mut() => {}
+        _ = kill.wait_for(|k| *k) => {}
+    }
+}
+
+/// One request: framing checks, route lookup, then static files or forwarding; then the log.
+async fn handle(shared: &Arc<Shared>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    let started = Instant::now();
+    let logged = shared.log.enabled().then(|| {
+        (
+            req.method().clone(),
+            req.uri().clone(),
+            req.version(),
+            req.headers().get(header::REFERER).cloned(),
+            req.headers().get(header::USER_AGENT).cloned(),
+        )
+    });
+    let Forwarded {
+        response,
+        upstream_time,
+    } = dispatch(shared, req, peer).await;
+    if let Some((method, uri, version, referer, user_agent)) = logged {
+        let bytes = response
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        shared.log.record(&Line {
+            client: peer.ip(),
+            method: &method,
+            uri: &uri,
+            version,
+            status: response.status(),
+            bytes,
+            referer: referer.as_ref(),
+            user_agent: user_agent.as_ref(),
+            request_time: started.elapsed(),
+            upstream_time,
+        });
+    }
+    response
+}
+
+async fn dispatch(shared: &Arc<Shared>, req: Request<Incoming>, peer: SocketAddr) -> Forwarded {
+    if let Some(problem) = framing_problem(req.headers()) {
+        tracing::info!("proxy: refused a request from {peer}: {problem}");
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            &format!("ambiguous request framing: {problem}"),
+            prefers_json(req.headers(), req.uri().path()),
+        )
+        .into();
+    }
+    let runtime = shared.runtime();
+    let route = runtime
+        .routes
+        .find(request_host(&req), req.uri().path())
+        .cloned();
+    let Some(route) = route else {
+        let json = prefers_json(req.headers(), req.uri().path());
+        return error_response(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no route for this path",
+            json,
+            None,
+        )
+        .into();
+    };
+    match &route.target {
+        Target::Static(dir) => {
+            let rest = route.rest(req.uri().path());
+            let mut response = shared
+                .files
+                .serve(dir, req.method(), rest, req.headers())
+                .await;
+            if response.status() == StatusCode::BAD_REQUEST {
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            response.into()
+        }
+        _ => forward(&runtime.client, &shared.upstreams, &route, req, peer).await,
+    }
+}
