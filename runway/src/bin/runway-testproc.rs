@@ -1,7 +1,7 @@
 //! `runway-testproc`: the child process the supervisor's tests run (std only, no runtime).
 //!
 //! Flags (combine freely):
-//!   --port N              listen on N (default: $PORT if set); HTTP: /health, /env, /pid, /
+//!   --port N              listen on N (default: $PORT if set); HTTP: …/health, …/env, …/pid, /
 //!   --ready-after MS      wait before listening
 //!   --crash-after MS      exit after MS with --exit-code (default 1)
 //!   --exit-code N
@@ -201,15 +201,23 @@ fn serve(stream: TcpStream, unhealthy: Option<PathBuf>) {
             }
         }
         let path = request_line.split_whitespace().nth(1).unwrap_or("/");
-        let (status, body) = match path {
-            "/health" => {
+        // Matched on the last segment, so `/api/pid` works behind a proxy that keeps prefixes.
+        let last = path
+            .split('?')
+            .next()
+            .unwrap_or("")
+            .rsplit('/')
+            .next()
+            .unwrap_or("");
+        let (status, body) = match last {
+            "health" => {
                 if unhealthy.as_ref().is_some_and(|f| f.exists()) {
                     ("503 Service Unavailable", "unhealthy\n".to_string())
                 } else {
                     ("200 OK", "ok\n".to_string())
                 }
             }
-            "/env" => {
+            "env" => {
                 let mut vars: Vec<(String, String)> = std::env::vars().collect();
                 vars.sort();
                 (
@@ -217,7 +225,7 @@ fn serve(stream: TcpStream, unhealthy: Option<PathBuf>) {
                     vars.iter().map(|(k, v)| format!("{k}={v}\n")).collect(),
                 )
             }
-            "/pid" => ("200 OK", format!("{}\n", std::process::id())),
+            "pid" => ("200 OK", format!("{}\n", std::process::id())),
             _ => ("200 OK", format!("hello from {}\n", std::process::id())),
         };
         let response = format!(

@@ -46,15 +46,63 @@ pub trait ProxyBackend: Send + Sync + 'static {
     fn shutdown(&self) -> BoxFuture<'_, ()>;
 }
 
-/// INTEGRATION(proxy, issue 5): when the manifest has `[proxy]`, bind
-/// `proxy::Proxy::bind(config, routes, base_dir, supervisor.upstreams(), logs_dir)`.
+/// Starts the proxy when the manifest has `[proxy]`, reading process readiness from the
+/// supervisor's upstream table.
 pub async fn start_proxy(
     manifest: &Manifest,
-    _supervisor: &Supervisor,
-    _logs_dir: &Path,
+    supervisor: &Supervisor,
+    logs_dir: &Path,
 ) -> Result<Option<Arc<dyn ProxyBackend>>, String> {
-    if manifest.proxy.is_some() {
-        tracing::warn!("[proxy] is configured but the proxy is not part of this build yet");
+    let Some(config) = &manifest.proxy else {
+        return Ok(None);
+    };
+    let proxy = crate::proxy::Proxy::bind(
+        config,
+        &manifest.routes,
+        &manifest.dir,
+        supervisor.upstreams(),
+        logs_dir,
+    )
+    .await
+    .map_err(|e| format!("the proxy cannot start: {e}"))?;
+    tracing::info!(
+        "proxy listening on {}",
+        proxy
+            .local_addrs()
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(Some(Arc::new(RunningProxy {
+        proxy: tokio::sync::Mutex::new(Some(proxy)),
+    })))
+}
+
+struct RunningProxy {
+    proxy: tokio::sync::Mutex<Option<crate::proxy::Proxy>>,
+}
+
+impl ProxyBackend for RunningProxy {
+    fn reload<'a>(&'a self, manifest: &'a Manifest) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let guard = self.proxy.lock().await;
+            let (Some(proxy), Some(config)) = (guard.as_ref(), &manifest.proxy) else {
+                return Ok(());
+            };
+            proxy
+                .reload(config, &manifest.routes)
+                .await
+                .map_err(|e| format!("the proxy kept its old configuration: {e}"))
+        })
     }
-    Ok(None)
+
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let proxy = self.proxy.lock().await.take();
+            if let Some(proxy) = proxy {
+                proxy.shutdown().await;
+            }
+        })
+    }
 }

@@ -147,6 +147,10 @@ async fn serve(config: DaemonConfig) -> Result<(), String> {
     )
     .map_err(|e| format!("cannot start the supervisor: {e}"))?;
     supervisor.load(&manifest)?;
+    // The proxy and the scheduler (integration points, see integrations.rs) come up before the
+    // socket: a proxy that cannot bind its port fails the start before any process runs.
+    let proxy = integrations::start_proxy(&manifest, &supervisor, &paths.logs).await?;
+    let jobs = integrations::start_jobs(&manifest, &supervisor, &paths.logs);
 
     let listener = bind_socket(&paths)?;
     let (shutdown, mut shutdown_rx) = watch::channel(false);
@@ -157,8 +161,8 @@ async fn serve(config: DaemonConfig) -> Result<(), String> {
         started: Instant::now(),
         shutdown,
         cpu_prev: Mutex::new(HashMap::new()),
-        jobs: Mutex::new(None),
-        proxy: Mutex::new(None),
+        jobs: Mutex::new(jobs),
+        proxy: Mutex::new(proxy),
         log: log.clone(),
     });
 
@@ -173,15 +177,6 @@ async fn serve(config: DaemonConfig) -> Result<(), String> {
             paths.logs.display()
         );
         println!("runway: Ctrl-C stops everything");
-    }
-
-    // The proxy and the scheduler (integration points, see integrations.rs).
-    {
-        let manifest = daemon.manifest_snapshot();
-        let proxy = integrations::start_proxy(&manifest, &daemon.supervisor, &paths.logs).await?;
-        *daemon.proxy.lock().unwrap_or_else(|e| e.into_inner()) = proxy;
-        let jobs = integrations::start_jobs(&manifest, &daemon.supervisor, &paths.logs);
-        *daemon.jobs.lock().unwrap_or_else(|e| e.into_inner()) = jobs;
     }
 
     spawn_signal_handlers(&daemon)?;
@@ -475,11 +470,23 @@ impl Daemon {
         };
         let fresh = Manifest::load(&path, mode)
             .map_err(|e| format!("the manifest has problems, nothing was changed:\n{e}"))?;
-        let report = self.supervisor.reload(&fresh).await?;
+        // The proxy first: it is the one part that may still refuse the new configuration
+        // (e.g. a static directory that does not exist), and then nothing has changed yet.
         let proxy = self.proxy.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        if let Some(proxy) = proxy {
-            proxy.reload(&fresh).await?;
+        match (proxy, fresh.proxy.is_some()) {
+            (Some(proxy), true) => proxy.reload(&fresh).await?,
+            (Some(proxy), false) => {
+                proxy.shutdown().await;
+                *self.proxy.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            }
+            (None, true) => {
+                let started =
+                    integrations::start_proxy(&fresh, &self.supervisor, &self.paths.logs).await?;
+                *self.proxy.lock().unwrap_or_else(|e| e.into_inner()) = started;
+            }
+            (None, false) => {}
         }
+        let report = self.supervisor.reload(&fresh).await?;
         let jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if let Some(jobs) = jobs {
             jobs.reload(&fresh).await?;
