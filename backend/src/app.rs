@@ -16,7 +16,8 @@ use axum::response::{IntoResponse, Response};
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
+use tracing::Level;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
@@ -39,9 +40,10 @@ struct ApiDoc;
 
 /// Every API route, with its OpenAPI description. The merge point for new modules.
 pub fn api_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(crate::health::router())
-    // auth (issue 3): .merge(crate::auth::router())
-    // CRUD resources (issue 3): .merge(crate::crud::router())
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(crate::health::router())
+        .merge(crate::auth::router())
+        .merge(crate::resources::router())
 }
 
 /// The OpenAPI document alone (for `/api-docs/openapi.json` and tests).
@@ -51,8 +53,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The complete HTTP application.
 pub fn build(state: AppState) -> Router {
+    build_with(state, api_router())
+}
+
+/// The complete HTTP application around the given API routes (tests add probe routes).
+pub fn build_with(state: AppState, routes: OpenApiRouter<AppState>) -> Router {
     let config = state.config.clone();
-    let (api, spec) = api_router().split_for_parts();
+    let (api, spec) = routes.split_for_parts();
     let router = api
         .merge(SwaggerUi::new("/api-docs").url("/api-docs/openapi.json", spec))
         .fallback(not_found)
@@ -63,14 +70,18 @@ pub fn build(state: AppState) -> Router {
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
             .layer(
-                TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                    let id = req
-                        .headers()
-                        .get(REQUEST_ID)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("-");
-                    tracing::info_span!("request", request_id = %id, method = %req.method(), uri = %req.uri().path())
-                }),
+                TraceLayer::new_for_http()
+                    .make_span_with(|req: &Request| {
+                        let id = req
+                            .headers()
+                            .get(REQUEST_ID)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("-");
+                        tracing::info_span!("request", request_id = %id, method = %req.method(), uri = %req.uri().path())
+                    })
+                    // One access-log line per request, inside the span (so with its id).
+                    .on_response(DefaultOnResponse::new().level(Level::INFO))
+                    .on_failure(DefaultOnFailure::new().level(Level::ERROR)),
             )
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
             .layer(cors_layer(&config.cors))
@@ -116,12 +127,16 @@ async fn reject_declared_oversize(req: Request, next: Next, limit: usize) -> Res
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > limit as u64) {
-        return AppError::new(
+        let mut res = AppError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
             format!("Request body is larger than the limit of {limit} bytes (BODY_LIMIT_BYTES)"),
         )
         .into_response();
+        // The unread body is still on the wire: the connection can't be reused.
+        res.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return res;
     }
     next.run(req).await
 }

@@ -31,6 +31,18 @@ pub enum Command {
     Start,
     /// Apply pending database migrations; says so when there is nothing to do.
     Migrate,
+    /// Create the seeded roles, permissions and users if missing (idempotent). Users get
+    /// ADMIN_PASS as password (development default if unset, printed once).
+    Seed,
+    /// DELETE ALL DATA: drop every table of ours, migrate, seed. Asks for confirmation.
+    Reset {
+        /// Don't ask: confirm that all data may be deleted.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Delete refresh tokens whose expiry is older than AUTH_REFRESH_TOKEN_RETENTION_MS
+    /// (default 7 days) and print how many were removed. Safe to run any time (cron).
+    CleanupTokens,
 }
 
 pub const EXIT_CONFIG: u8 = 78;
@@ -45,6 +57,16 @@ pub fn main() -> ExitCode {
         }
     };
     crate::telemetry::init(config.mode);
+    if let Command::Reset { yes } = &cli.command {
+        match crate::reset::confirm(&config, *yes) {
+            Ok(true) => {}
+            Ok(false) => return ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("backend: error: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -75,6 +97,8 @@ async fn run(command: Command, config: Arc<Config>) -> anyhow::Result<()> {
         Command::Start => {
             let outcome = crate::migrate::run(&db).await?;
             tracing::info!("{outcome}");
+            let report = crate::seed::run(&db, &config).await?;
+            tracing::info!("{report}");
             crate::server::serve(config, db).await
         }
         Command::Migrate => {
@@ -82,5 +106,29 @@ async fn run(command: Command, config: Arc<Config>) -> anyhow::Result<()> {
             println!("{outcome}");
             Ok(())
         }
+        Command::Seed => {
+            let report = crate::seed::run(&db, &config).await?;
+            println!("{report}");
+            Ok(())
+        }
+        Command::Reset { .. } => crate::reset::run(&db, &config).await,
+        Command::CleanupTokens => {
+            let removed = crate::cleanup::run(&db, &config).await?;
+            println!(
+                "Removed {removed} refresh token(s) expired more than {} ago.",
+                humanize(config.auth.refresh_token_retention)
+            );
+            Ok(())
+        }
+    }
+}
+
+fn humanize(d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    match secs {
+        s if s >= 86_400 && s % 86_400 == 0 => format!("{} day(s)", s / 86_400),
+        s if s >= 3_600 && s % 3_600 == 0 => format!("{} hour(s)", s / 3_600),
+        s if s >= 60 && s % 60 == 0 => format!("{} minute(s)", s / 60),
+        _ => format!("{} ms", d.as_millis()),
     }
 }

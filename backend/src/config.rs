@@ -126,15 +126,28 @@ pub struct AuthSettings {
     /// `AUTH_REFRESH_TOKEN_RETENTION_MS`: how long an expired refresh token row is kept before
     /// `backend cleanup-tokens` deletes it.
     pub refresh_token_retention: Duration,
+    /// Tokens, cookies, rate limits, links (`AUTH_*`, `FRONTEND_URL`): see `auth::settings`.
+    pub session: Option<crate::auth::settings::SessionSettings>,
+    /// Outgoing mail (`EMAIL_*` / `SMTP_*`): see `mail`.
+    pub mail: Option<crate::mail::MailSettings>,
 }
 
 impl AuthSettings {
-    pub fn from_env(env: &Env, _mode: Mode, problems: &mut Problems) -> AuthSettings {
+    pub fn from_env(env: &Env, mode: Mode, problems: &mut Problems) -> AuthSettings {
         let retention_ms = env
             .parse_u64("AUTH_REFRESH_TOKEN_RETENTION_MS", problems)
             .unwrap_or(7 * 24 * 60 * 60 * 1000);
+        let lookup = |k: &str| env.get(k).map(str::to_owned);
+        let session = crate::auth::settings::SessionSettings::from_lookup(lookup, mode)
+            .map_err(|errors| errors.into_iter().for_each(|e| problems.push(e)))
+            .ok();
+        let mail = crate::mail::MailSettings::from_lookup(lookup)
+            .map_err(|errors| errors.into_iter().for_each(|e| problems.push(e)))
+            .ok();
         AuthSettings {
             refresh_token_retention: Duration::from_millis(retention_ms),
+            session,
+            mail,
         }
     }
 }

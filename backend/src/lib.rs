@@ -6,16 +6,23 @@
 //! shutdown), [`cli`] (subcommands).
 
 pub mod app;
+pub mod auth;
+pub mod cleanup;
 pub mod cli;
 pub mod config;
+pub mod crud;
 pub mod db;
 pub mod entities;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod mail;
 pub mod migrate;
 pub mod migration;
 pub mod password;
+pub mod reset;
+pub mod resources;
+pub mod seed;
 pub mod server;
 pub mod state;
 pub mod telemetry;

@@ -1,10 +1,13 @@
 //! The HTTP server: bind, announce the address, serve until SIGTERM/SIGINT, then let in-flight
 //! requests finish for at most `SHUTDOWN_TIMEOUT_SECS`.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
+use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
@@ -18,24 +21,42 @@ pub async fn serve(config: Arc<Config>, db: sea_orm::DatabaseConnection) -> anyh
         )
     })?;
     let local = listener.local_addr().context("reading the bound address")?;
-    let app = crate::app::build(AppState::new(db, config.clone()));
+    let app = crate::app::build(AppState::new(db, config.clone())?);
     // Tests and runway read this line to learn the port when PORT=0.
     tracing::info!(mode = %config.mode, database = %config.database.describe(), "listening on http://{local}");
+    run_until(listener, app, config.shutdown_timeout, shutdown_signal()).await
+}
 
+/// Serve `app` until `shutdown` resolves; then stop accepting, let in-flight requests finish,
+/// and give up on them after `timeout`.
+pub async fn run_until(
+    listener: TcpListener,
+    app: Router,
+    timeout: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let timeout = config.shutdown_timeout;
+    // Connect info: the auth rate limiter keys on the client's address.
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown_signal().await;
+        shutdown.await;
         tracing::info!(
             "shutdown signal received: finishing in-flight requests (at most {} s)",
             timeout.as_secs()
         );
         let _ = tx.send(());
     });
-    let mut server = std::pin::pin!(server.into_future());
+    let server = server.into_future();
     tokio::select! {
-        res = &mut server => res.context("HTTP server")?,
-        _ = async { let _ = rx.await; tokio::time::sleep(timeout).await } => {
+        res = server => res.context("HTTP server")?,
+        _ = async {
+            // Only a real shutdown request starts the clock.
+            if rx.await.is_ok() {
+                tokio::time::sleep(timeout).await
+            } else {
+                std::future::pending::<()>().await
+            }
+        } => {
             tracing::warn!("shutdown timeout reached: dropping remaining connections");
         }
     }

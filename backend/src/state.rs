@@ -6,16 +6,21 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
+use crate::auth::AuthState;
 use crate::config::Config;
 
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
     pub config: Arc<Config>,
+    /// JWT keys, rate limiter, mailer (issue 3).
+    pub auth: Arc<AuthState>,
 }
 
 impl AppState {
-    pub fn new(db: DatabaseConnection, config: Arc<Config>) -> AppState {
-        AppState { db, config }
+    /// Fails when the auth module cannot start (no usable JWT crypto provider, bad mail setup).
+    pub fn new(db: DatabaseConnection, config: Arc<Config>) -> anyhow::Result<AppState> {
+        let auth = Arc::new(AuthState::new(&config)?);
+        Ok(AppState { db, config, auth })
     }
 }

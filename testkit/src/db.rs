@@ -16,6 +16,8 @@ pub struct TestDb {
     pub url: String,
     /// PostgreSQL: server URL (its `postgres` database) and our database's name.
     admin: Option<(String, String)>,
+    /// Login roles made by [`TestDb::create_login_role`], dropped after the database.
+    roles: Vec<String>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -27,6 +29,7 @@ impl TestDb {
             kind: DbKind::Sqlite,
             url: format!("sqlite://{}", path.display()),
             admin: None,
+            roles: Vec::new(),
             _dir: Some(dir),
         }
     }
@@ -52,8 +55,63 @@ impl TestDb {
             kind: DbKind::Postgres,
             url: crate::pg::with_database(server_url, &name),
             admin: Some((admin, name)),
+            roles: Vec::new(),
             _dir: None,
         }
+    }
+
+    /// PostgreSQL only: a new login role with `password`, owning this database. Returns
+    /// `(role, url)` where `url` connects as that role. Dropped with the database.
+    pub async fn create_login_role(&mut self, password: &str) -> (String, String) {
+        let (admin, db) = self
+            .admin
+            .clone()
+            .expect("create_login_role needs PostgreSQL");
+        let role = format!("rw_role_{}", uuid::Uuid::new_v4().simple());
+        let conn = Database::connect(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("connecting as admin: {e}"));
+        let pw = password.replace('\'', "''");
+        conn.execute_unprepared(&format!("CREATE ROLE \"{role}\" LOGIN PASSWORD '{pw}'"))
+            .await
+            .unwrap_or_else(|e| panic!("CREATE ROLE: {e}"));
+        conn.execute_unprepared(&format!("ALTER DATABASE \"{db}\" OWNER TO \"{role}\""))
+            .await
+            .unwrap_or_else(|e| panic!("ALTER DATABASE OWNER: {e}"));
+        let _ = conn.close().await;
+        self.roles.push(role.clone());
+        let url = self
+            .url
+            .replacen("://", &format!("://{role}:{}@", enc(password)), 1);
+        // Drop any userinfo that was there before ours.
+        let url = match url.split_once('@') {
+            Some((ours, rest)) => match rest.split_once('@') {
+                Some((_, host)) => format!("{ours}@{host}"),
+                None => url.clone(),
+            },
+            None => url.clone(),
+        };
+        (role, url)
+    }
+
+    /// The server's address `host:port`.
+    pub fn host_port(&self) -> String {
+        let after = self
+            .url
+            .split_once("://")
+            .map(|(_, r)| r)
+            .unwrap_or(&self.url);
+        let authority = after.split('/').next().unwrap_or_default();
+        authority
+            .rsplit_once('@')
+            .map(|(_, h)| h)
+            .unwrap_or(authority)
+            .to_owned()
+    }
+
+    /// PostgreSQL only: this database's name.
+    pub fn name(&self) -> Option<&str> {
+        self.admin.as_ref().map(|(_, n)| n.as_str())
     }
 
     /// A direct connection, to inspect or prepare rows.
@@ -73,6 +131,7 @@ impl Drop for TestDb {
         let Some((admin, name)) = self.admin.take() else {
             return;
         };
+        let roles = std::mem::take(&mut self.roles);
         // Drop runs outside async context guarantees: use a private runtime on its own thread.
         let _ = std::thread::spawn(move || {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread()
@@ -88,10 +147,27 @@ impl Drop for TestDb {
                             "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
                         ))
                         .await;
+                    for role in roles {
+                        let _ = conn
+                            .execute_unprepared(&format!("DROP ROLE IF EXISTS \"{role}\""))
+                            .await;
+                    }
                     let _ = conn.close().await;
                 }
             });
         })
         .join();
     }
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }

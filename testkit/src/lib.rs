@@ -11,7 +11,7 @@ pub mod pg;
 pub mod process;
 
 pub use db::{DbKind, TestDb};
-pub use process::{Backend, Output, Running};
+pub use process::{Backend, Output, Running, TEST_ADMIN_PASS};
 
 /// Is this a CI run? There, a test that needs PostgreSQL fails instead of skipping.
 pub fn in_ci() -> bool {

@@ -2,7 +2,7 @@
 //! ([`Backend::spawn`], which waits for its "listening on http://ADDR" line). The child gets a
 //! clean configuration: every variable the backend reads is removed from the inherited
 //! environment, `BACKEND_ENV_FILE=/dev/null` hides any `backend/.env`, then `NODE_ENV=test`,
-//! `PORT=0` and whatever the test sets.
+//! `PORT=0`, `ADMIN_PASS=`[`TEST_ADMIN_PASS`] and whatever the test sets.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -38,6 +38,9 @@ const CONFIG_VARS: &[&str] = &[
     "RUST_LOG",
 ];
 
+/// Password of the seeded users in processes started by [`Backend`].
+pub const TEST_ADMIN_PASS: &str = "testkit-admin-pass";
+
 #[derive(Clone, Debug)]
 pub struct Backend {
     bin: PathBuf,
@@ -68,6 +71,8 @@ impl Backend {
         env.insert("NODE_ENV".to_owned(), Some("test".to_owned()));
         env.insert("PORT".to_owned(), Some("0".to_owned()));
         env.insert("BACKEND_ENV_FILE".to_owned(), Some("/dev/null".to_owned()));
+        // Test mode has no default seed password; the seeded users get this one.
+        env.insert("ADMIN_PASS".to_owned(), Some(TEST_ADMIN_PASS.to_owned()));
         Backend {
             bin: bin.as_ref().to_path_buf(),
             args: Vec::new(),

@@ -154,6 +154,17 @@ impl fmt::Display for BodyTooLarge {
 }
 impl StdError for BodyTooLarge {}
 
+/// The client's request body could not be read (bad chunked framing, connection reset).
+#[derive(Debug)]
+pub struct ClientBodyError(pub hyper::Error);
+
+impl fmt::Display for ClientBodyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "reading the request body: {}", self.0)
+    }
+}
+impl StdError for ClientBodyError {}
+
 /// The client's request body on its way upstream.
 ///
 /// It stays in a shared slot until the upstream connection first reads it, so after a failed
@@ -237,7 +248,7 @@ impl http_body::Body for Outgoing {
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
-            Some(Err(err)) => Poll::Ready(Some(Err(Box::new(err)))),
+            Some(Err(err)) => Poll::Ready(Some(Err(Box::new(ClientBodyError(err))))),
             None => Poll::Ready(None),
         }
     }

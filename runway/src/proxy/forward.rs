@@ -15,7 +15,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::time::Instant;
 
-use super::body::{Body, BodyTooLarge, IdleTimeout, Outgoing, caused_by};
+use super::body::{Body, BodyTooLarge, ClientBodyError, IdleTimeout, Outgoing, caused_by};
 use super::config::ProxyConfig;
 use super::error::{error_response, refuse};
 use super::headers::{add_forwarded, prefers_json, strip_hop_by_hop, upgrade_protocol};
@@ -221,6 +221,15 @@ pub async fn forward(
                         StatusCode::PAYLOAD_TOO_LARGE,
                         "payload_too_large",
                         &format!("the request body is larger than {} bytes", route.max_body),
+                        json,
+                    )
+                    .into();
+                }
+                if caused_by::<ClientBodyError>(&err) {
+                    return refuse(
+                        StatusCode::BAD_REQUEST,
+                        "bad_request",
+                        "the request body could not be read (invalid chunked encoding?)",
                         json,
                     )
                     .into();

@@ -19,6 +19,7 @@ pub mod config;
 mod error;
 mod files;
 mod forward;
+mod framing;
 mod headers;
 mod paths;
 mod routes;

@@ -23,6 +23,7 @@ use super::config::ProxyConfig;
 use super::error::{ProxyError, error_response, refuse};
 use super::files::StaticFiles;
 use super::forward::{Client, Forwarded, forward};
+use super::framing::FramingGuard;
 use super::headers::{framing_problem, prefers_json};
 use super::routes::{RouteTable, Target, request_host};
 
@@ -139,10 +140,13 @@ async fn serve_connection(shared: &Arc<Shared>, stream: TcpStream, peer: SocketA
         .http2()
         .timer(TokioTimer::new())
         .max_header_list_size(config.max_header_bytes.0.min(u32::MAX as u64) as u32);
+    let stream = FramingGuard::new(stream);
+    let ambiguous = stream.flag();
     let service_shared = shared.clone();
     let service = hyper::service::service_fn(move |req| {
         let shared = service_shared.clone();
-        async move { Ok::<_, Infallible>(handle(&shared, req, peer).await) }
+        let ambiguous = ambiguous.load(Ordering::SeqCst);
+        async move { Ok::<_, Infallible>(handle(&shared, req, peer, ambiguous).await) }
     });
     let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
     tokio::pin!(connection);
@@ -160,7 +164,12 @@ async fn serve_connection(shared: &Arc<Shared>, stream: TcpStream, peer: SocketA
 }
 
 /// One request: framing checks, route lookup, then static files or forwarding; then the log.
-async fn handle(shared: &Arc<Shared>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+async fn handle(
+    shared: &Arc<Shared>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    ambiguous: bool,
+) -> Response<Body> {
     let started = Instant::now();
     let logged = shared.log.enabled().then(|| {
         (
@@ -174,7 +183,7 @@ async fn handle(shared: &Arc<Shared>, req: Request<Incoming>, peer: SocketAddr) 
     let Forwarded {
         response,
         upstream_time,
-    } = dispatch(shared, req, peer).await;
+    } = dispatch(shared, req, peer, ambiguous).await;
     if let Some((method, uri, version, referer, user_agent)) = logged {
         let bytes = response
             .headers()
@@ -197,8 +206,18 @@ async fn handle(shared: &Arc<Shared>, req: Request<Incoming>, peer: SocketAddr) 
     response
 }
 
-async fn dispatch(shared: &Arc<Shared>, req: Request<Incoming>, peer: SocketAddr) -> Forwarded {
-    if let Some(problem) = framing_problem(req.headers()) {
+async fn dispatch(
+    shared: &Arc<Shared>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    ambiguous: bool,
+) -> Forwarded {
+    let problem = if ambiguous {
+        Some("both Content-Length and Transfer-Encoding, or repeated framing headers")
+    } else {
+        framing_problem(req.headers())
+    };
+    if let Some(problem) = problem {
         tracing::info!("proxy: refused a request from {peer}: {problem}");
         return refuse(
             StatusCode::BAD_REQUEST,

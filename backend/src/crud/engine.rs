@@ -1,0 +1,136 @@
+//! Reading rows generically: run the SQL from [`super::sql`], turn each row into JSON by the
+//! field table's kinds, and let the resource attach its relations.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query};
+use sea_orm::{ConnectionTrait, DatabaseConnection, QueryResult};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::query::{Kind, ListQuery};
+use super::sql::{self, col};
+use super::{Resource, Row};
+use crate::error::AppError;
+
+fn to_json<R: Resource>(row: &QueryResult) -> Result<Row, AppError> {
+    let mut out = Row::new();
+    let id: Uuid = row.try_get("", "id").map_err(AppError::internal)?;
+    out.insert("id".into(), Value::String(id.to_string()));
+    for f in R::FIELDS.iter().filter(|f| f.column != "id") {
+        let v = match f.kind {
+            Kind::Text => row
+                .try_get::<Option<String>>("", f.column)
+                .map(|v| v.map(Value::String)),
+            Kind::Bool => row
+                .try_get::<Option<bool>>("", f.column)
+                .map(|v| v.map(Value::Bool)),
+            Kind::Int => row
+                .try_get::<Option<i64>>("", f.column)
+                .map(|v| v.map(Value::from)),
+            Kind::DateTime => row
+                .try_get::<Option<DateTime<Utc>>>("", f.column)
+                .map(|v| v.map(|d| Value::String(d.to_rfc3339()))),
+            Kind::Uuid => row
+                .try_get::<Option<Uuid>>("", f.column)
+                .map(|v| v.map(|u| Value::String(u.to_string()))),
+        }
+        .map_err(AppError::internal)?;
+        out.insert(f.name.into(), v.unwrap_or(Value::Null));
+    }
+    Ok(out)
+}
+
+/// Rows for a list page or a CSV chunk, relations attached.
+pub async fn rows<R: Resource>(
+    db: &DatabaseConnection,
+    q: &ListQuery,
+    limit: u64,
+    offset: u64,
+) -> Result<Vec<Row>, AppError> {
+    let stmt = sql::select_rows(&R::TABLE, R::FIELDS, q, limit, offset);
+    let raw = db.query_all(&stmt).await?;
+    let mut rows = raw
+        .iter()
+        .map(to_json::<R>)
+        .collect::<Result<Vec<_>, _>>()?;
+    R::expand(db, &mut rows, false).await?;
+    Ok(rows)
+}
+
+pub async fn count<R: Resource>(db: &DatabaseConnection, q: &ListQuery) -> Result<u64, AppError> {
+    let row = db.query_one(&sql::select_count(&R::TABLE, q)).await?;
+    let n: i64 = match row {
+        Some(r) => r.try_get("", "count").map_err(AppError::internal)?,
+        None => 0,
+    };
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// One row by id (not soft-deleted), with `detail` relations.
+pub async fn one<R: Resource>(db: &DatabaseConnection, id: Uuid) -> Result<Option<Row>, AppError> {
+    let mut stmt = sql::select_fields(&R::TABLE, R::FIELDS);
+    stmt.and_where(col("id").eq(id));
+    if let Some(deleted) = R::TABLE.soft_delete {
+        stmt.and_where(col(deleted).is_null());
+    }
+    let Some(raw) = db.query_one(&stmt).await? else {
+        return Ok(None);
+    };
+    let mut rows = vec![to_json::<R>(&raw)?];
+    R::expand(db, &mut rows, true).await?;
+    Ok(rows.pop())
+}
+
+/// `[{id, label}]` whose label contains `query` (case-insensitive), ordered by label.
+pub async fn autocomplete<R: Resource>(
+    db: &DatabaseConnection,
+    query: Option<&str>,
+    limit: u64,
+) -> Result<Vec<(Uuid, Option<String>)>, AppError> {
+    let label = R::TABLE.label;
+    let mut stmt = Query::select()
+        .from_as(Alias::new(R::TABLE.name), Alias::new("t"))
+        .expr_as(col("id"), Alias::new("id"))
+        .expr_as(col(label), Alias::new("label"))
+        .to_owned();
+    if let Some(deleted) = R::TABLE.soft_delete {
+        stmt.and_where(col(deleted).is_null());
+    }
+    if let Some(q) = query.map(str::trim).filter(|q| !q.is_empty()) {
+        stmt.and_where(sql::contains(label, q));
+    }
+    stmt.order_by_expr(Expr::expr(col(label)), Order::Asc)
+        .limit(limit);
+    let raw = db.query_all(&stmt).await?;
+    raw.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("", "id").map_err(AppError::internal)?,
+                r.try_get("", "label").map_err(AppError::internal)?,
+            ))
+        })
+        .collect()
+}
+
+/// Which of `ids` exist (and are not soft-deleted).
+pub async fn existing<R: Resource>(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<Vec<Uuid>, AppError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut stmt = Query::select()
+        .from_as(Alias::new(R::TABLE.name), Alias::new("t"))
+        .expr_as(col("id"), Alias::new("id"))
+        .to_owned();
+    stmt.and_where(col("id").is_in(ids.iter().copied()));
+    if let Some(deleted) = R::TABLE.soft_delete {
+        stmt.and_where(col(deleted).is_null());
+    }
+    db.query_all(&stmt)
+        .await?
+        .iter()
+        .map(|r| r.try_get("", "id").map_err(AppError::internal))
+        .collect()
+}
