@@ -57,3 +57,46 @@ impl From<JsonRejection> for AppError {
         }
     }
 }
+
+/// A JSON body that may be absent: an empty (or all-whitespace) body gives `None`, whatever
+/// the `Content-Type`; anything else is parsed exactly like [`Json`] (415/400/422/413).
+#[derive(Debug, Clone, Default)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T, S> FromRequest<S> for OptionalJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, AppError> {
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::Bytes::from_request(
+            axum::extract::Request::from_parts(parts.clone(), body),
+            state,
+        )
+        .await
+        .map_err(|e| {
+            let status = e.status();
+            if status == StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::new(
+                    status,
+                    "payload_too_large",
+                    "Request body is larger than the configured limit (BODY_LIMIT_BYTES)",
+                )
+            } else {
+                AppError::bad_request(format!(
+                    "Could not read the request body: {}",
+                    e.body_text()
+                ))
+            }
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(None));
+        }
+        let req = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
+        let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
+        Ok(OptionalJson(Some(value)))
+    }
+}

@@ -213,3 +213,97 @@ async fn cleanup_respects_retention(db: TestDb) {
     assert_eq!(left[0].id, ids[0].1);
 }
 db_test!(cleanup_tokens, cleanup_respects_retention);
+
+async fn seed_password_rules(db: TestDb) {
+    ok(&db, &["migrate"]).await;
+    // Outside development, no ADMIN_PASS means no users (roles and permissions still seeded).
+    let out = Backend::on(BIN, &db)
+        .env_remove("ADMIN_PASS")
+        .arg("seed")
+        .output()
+        .await
+        .expect("runs");
+    assert!(out.status.success(), "{}", out.all());
+    assert!(
+        out.stdout.contains("ADMIN_PASS is not set"),
+        "{}",
+        out.stdout
+    );
+    let conn = db.connect().await;
+    assert_eq!(users::Entity::find().count(&conn).await.expect("count"), 0);
+    assert_eq!(roles::Entity::find().count(&conn).await.expect("count"), 3);
+
+    // Development: the default password, printed once (when the users are created).
+    let dev = || {
+        Backend::on(BIN, &db)
+            .env("NODE_ENV", "development")
+            .env_remove("ADMIN_PASS")
+            .arg("seed")
+    };
+    let first = dev().output().await.expect("runs");
+    assert!(first.status.success(), "{}", first.all());
+    assert!(
+        first.all().contains(backend::seed::DEV_ADMIN_PASS),
+        "{}",
+        first.all()
+    );
+    let second = dev().output().await.expect("runs");
+    assert!(second.status.success(), "{}", second.all());
+    assert!(
+        !second.all().contains(backend::seed::DEV_ADMIN_PASS),
+        "{}",
+        second.all()
+    );
+    assert_eq!(users::Entity::find().count(&conn).await.expect("count"), 4);
+}
+db_test!(seed_password, seed_password_rules);
+
+/// At a terminal, `reset` asks; only `yes` proceeds. `script` gives the child a real pty.
+#[tokio::test]
+async fn reset_prompt_at_a_terminal() {
+    let db = TestDb::sqlite().await;
+    ok(&db, &["migrate"]).await;
+    ok(&db, &["seed"]).await;
+    let conn = db.connect().await;
+    let now = Utc::now();
+    roles::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        name: Set("Extra".to_owned()),
+        global_access: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&conn)
+    .await
+    .expect("insert");
+
+    let at_tty = |answer: &str| {
+        let mut cmd = std::process::Command::new("script");
+        cmd.args(["-qec", &format!("{BIN} reset"), "/dev/null"])
+            .env("NODE_ENV", "test")
+            .env("BACKEND_ENV_FILE", "/dev/null")
+            .env("ADMIN_PASS", testkit::TEST_ADMIN_PASS)
+            .env("DATABASE_URL", &db.url)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().expect("script(1) from util-linux is needed");
+        use std::io::Write;
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = writeln!(stdin, "{answer}");
+        }
+        child.wait_with_output().expect("waits")
+    };
+    let out = at_tty("no");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("Type `yes` to continue"), "{text}");
+    assert_eq!(roles::Entity::find().count(&conn).await.expect("count"), 4);
+
+    let out = at_tty("yes");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    drop(conn);
+    let conn = db.connect().await;
+    assert_eq!(counts(&conn).await, SEEDED);
+}

@@ -38,13 +38,8 @@ export async function fillSignIn(page, email, password) {
  * Wraps a test body so a failure leaves a screenshot of the page (FAILED-<name>.png) and the
  * page's URL in the error, which is what one needs to see why a step failed.
  */
-export function withPage(getPage, name, fn, getSkipReason = () => null) {
-  return async (t) => {
-    const reason = getSkipReason();
-    if (reason) {
-      t.skip(reason);
-      return;
-    }
+export function withPage(getPage, name, fn) {
+  return async () => {
     try {
       await fn();
     } catch (e) {
