@@ -4,7 +4,7 @@
 // delete with confirmation and bulk delete.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { fillSignIn, launch, screenshot, signIn, withPage } from './browser.mjs';
+import { capture, fillSignIn, launch, signIn, withPage } from './browser.mjs';
 import { ADMIN, linkFromOutbox, startStack } from './stack.mjs';
 
 const stamp = Date.now().toString(36);
@@ -43,7 +43,7 @@ describe('account pages and admin tools through the real stack', () => {
     const pw = page.getByLabel('Password');
     await page.locator('.field-error').filter({ hasText: /password/i }).waitFor();
     assert.equal(await pw.getAttribute('aria-invalid'), 'true');
-    await screenshot(page, '12-sign-up-error');
+    await capture(page, '12-sign-up-error');
     await pw.fill(person.password);
     await page.getByLabel('First name').fill('Sam');
     await page.getByRole('button', { name: 'Create account' }).click();
@@ -62,7 +62,7 @@ describe('account pages and admin tools through the real stack', () => {
     assert.ok(link.startsWith(stack.baseUrl), `link ${link} points at the front`);
     await page.goto(link);
     await page.getByText('Your email address is verified.').waitFor();
-    await screenshot(page, '13-verify-email');
+    await capture(page, '13-verify-email');
     await page.getByRole('link', { name: 'Continue' }).click();
     await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
     const verified = page.locator('.detail', { hasText: 'Email verified' });
@@ -82,7 +82,7 @@ describe('account pages and admin tools through the real stack', () => {
     await page.getByRole('heading', { level: 1, name: 'Choose a new password' }).waitFor();
     await page.getByLabel('New password', { exact: true }).fill(person.next);
     await page.getByLabel('Repeat the new password').fill(person.next);
-    await screenshot(page, '14-reset-password');
+    await capture(page, '14-reset-password');
     await page.getByRole('button', { name: 'Set password' }).click();
     await page.getByText('Your password was changed. Sign in with the new one.').waitFor();
     // The old password no longer works; the new one does.
@@ -111,7 +111,7 @@ describe('account pages and admin tools through the real stack', () => {
     const described = await email.getAttribute('aria-describedby');
     const message = await page.locator(`[id="${described.split(' ')[0]}"]`).innerText();
     assert.match(message, /email/i);
-    await screenshot(page, '15-user-form-422');
+    await capture(page, '15-user-form-422');
     // An address that exists (any letter case): 409 above the form, the typed value kept.
     await email.fill(person.email.toUpperCase());
     await page.getByRole('button', { name: 'Create user' }).click();
@@ -161,7 +161,7 @@ describe('account pages and admin tools through the real stack', () => {
     await page.getByRole('button', { name: `Delete ${emails[0]}` }).click();
     const dialog = page.getByRole('alertdialog');
     await dialog.waitFor();
-    await screenshot(page, '16-delete-confirm');
+    await capture(page, '16-delete-confirm');
     await dialog.getByRole('button', { name: 'Cancel' }).click();
     assert.equal(await page.getByRole('link', { name: emails[0], exact: true }).count(), 1);
     await page.getByRole('button', { name: `Delete ${emails[0]}` }).click();
