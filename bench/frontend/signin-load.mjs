@@ -8,7 +8,9 @@
 //   - dcl / load: DOMContentLoaded and load from Navigation Timing;
 //   - me: when GET /api/auth/me (the session probe) answered.
 // Also reports the initial JS (entry chunk + its static imports) gzip size from dist/.
-// Usage: node bench/frontend/signin-load.mjs [runs=5]   (after `cd frontend && npm run build`)
+// Fronts, side by side: `vite` (vite preview + its proxy: the seed's `npm run start`) and `nginx`
+// (the seed's nginx serving dist/ and proxying /api).
+// Usage: node bench/frontend/signin-load.mjs [runs=5] [fronts=vite,nginx]   (after `cd frontend && npm run build`)
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -16,6 +18,7 @@ import { launch } from '../../frontend/e2e/browser.mjs';
 import { frontendDir, startStack } from '../../frontend/e2e/stack.mjs';
 
 const runs = Number(process.argv[2] ?? 5);
+const fronts = (process.argv[3] ?? 'vite,nginx').split(',');
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -35,7 +38,8 @@ function initialJs() {
   return { files: [...files], rawKB: +(raw / 1024).toFixed(1), gzipKB: +(gz / 1024).toFixed(1) };
 }
 
-const stack = await startStack({ name: 'bench' });
+async function measure(front) {
+const stack = await startStack({ name: `bench-${front}`, front });
 const browser = await launch();
 const results = [];
 try {
@@ -75,13 +79,16 @@ try {
   await browser.close();
   await stack.stop();
 }
+return results;
+}
 
-const pick = (k) => results.map((r) => r[k]).filter((v) => typeof v === 'number');
-const summary = {
-  runs,
-  front: 'vite preview + /api proxy',
-  initialJs: initialJs(),
-  medianMs: Object.fromEntries(['interactive', 'dcl', 'load', 'me'].map((k) => [k, +median(pick(k)).toFixed(1)])),
-  samplesMs: results.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'number' ? +v.toFixed(1) : v]))),
-};
+const summary = { runs, initialJs: initialJs(), fronts: {} };
+for (const front of fronts) {
+  const results = await measure(front);
+  const pick = (k) => results.map((r) => r[k]).filter((v) => typeof v === 'number');
+  summary.fronts[front] = {
+    medianMs: Object.fromEntries(['interactive', 'dcl', 'load', 'me'].map((k) => [k, +median(pick(k)).toFixed(1)])),
+    interactiveSamplesMs: pick('interactive').map((v) => +v.toFixed(1)),
+  };
+}
 console.log(JSON.stringify(summary, null, 2));

@@ -1,6 +1,7 @@
 // Headless Debian Chromium driven by playwright-core (which downloads no browser). The flags
 // keep Chromium off the network this machine doesn't have.
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { screenshotDir } from './stack.mjs';
@@ -38,13 +39,8 @@ export async function fillSignIn(page, email, password) {
  * Wraps a test body so a failure leaves a screenshot of the page (FAILED-<name>.png) and the
  * page's URL in the error, which is what one needs to see why a step failed.
  */
-export function withPage(getPage, name, fn, getSkipReason = () => null) {
-  return async (t) => {
-    const reason = getSkipReason();
-    if (reason) {
-      t.skip(reason);
-      return;
-    }
+export function withPage(getPage, name, fn) {
+  return async () => {
     try {
       await fn();
     } catch (e) {
@@ -56,4 +52,27 @@ export function withPage(getPage, name, fn, getSkipReason = () => null) {
       throw e;
     }
   };
+}
+
+const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+/**
+ * Runs axe-core (WCAG 2.x A and AA rules) on the page as it is and returns the serious and
+ * critical violations, each as "rule: target (help)", for an assertion that the page is
+ * labelled for screen readers, contrasted enough and operable.
+ */
+export async function a11yViolations(page) {
+  await page.addScriptTag({ path: axePath });
+  const violations = await page.evaluate(async () => {
+    const res = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+    return res.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(' ')) }));
+  });
+  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.targets.slice(0, 3).join(', ')} (${v.help})`);
+}
+
+/** A screenshot of a main page, and the check that axe finds nothing serious on it. */
+export async function capture(page, name) {
+  await screenshot(page, name);
+  const found = await a11yViolations(page);
+  if (found.length) throw new Error(`accessibility problems on ${name} (${page.url()}):\n  ${found.join('\n  ')}`);
 }

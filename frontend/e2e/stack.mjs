@@ -4,7 +4,7 @@
 // (E2E_FRONT=runway), otherwise `vite preview` with its proxy (the default until runway's
 // proxy lands). Everything binds 127.0.0.1; ports come from 44000-44099 when free.
 import { spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -107,10 +107,63 @@ async function stopProcess(child) {
 }
 
 /**
+ * The front door on one origin: dist/ plus /api proxied to the backend.
+ * - `vite`: `vite preview` with its proxy (what `npm run start` serves, seed 1.7);
+ * - `nginx`: the seed's nginx (1.5) serving dist/ with SPA fallback, gzip, and /api proxied.
+ */
+function startFront(kind, { name, frontPort, backendUrl }) {
+  const dist = join(frontendDir, 'dist');
+  if (kind === 'vite') {
+    const vite = join(frontendDir, 'node_modules', 'vite', 'bin', 'vite.js');
+    return startProcess(`${name}-front`, process.execPath, [vite, 'preview', '--host', '127.0.0.1', '--port', String(frontPort), '--strictPort'], {
+      cwd: frontendDir,
+      env: { ...process.env, BACKEND_PROXY_TARGET: backendUrl },
+    });
+  }
+  if (kind === 'nginx') {
+    const dir = mkdtempSync(join(tmpdir(), `runway-e2e-nginx-`));
+    mkdirSync(join(dir, 'tmp'));
+    const conf = join(dir, 'nginx.conf');
+    writeFileSync(
+      conf,
+      `user root;
+worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 512; }
+http {
+  include /etc/nginx/mime.types;
+  access_log off;
+  client_body_temp_path ${dir}/tmp/body; proxy_temp_path ${dir}/tmp/proxy;
+  fastcgi_temp_path ${dir}/tmp/fcgi; uwsgi_temp_path ${dir}/tmp/uwsgi; scgi_temp_path ${dir}/tmp/scgi;
+  gzip on; gzip_types text/css application/javascript application/json image/svg+xml;
+  server {
+    listen 127.0.0.1:${frontPort};
+    root ${dist};
+    location /api {
+      proxy_pass ${backendUrl};
+      proxy_http_version 1.1;
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+    }
+    location / { try_files $uri /index.html; }
+  }
+}
+`,
+    );
+    const p = startProcess(`${name}-front`, 'nginx', ['-c', conf, '-p', dir], { cwd: dir });
+    return { ...p, dir };
+  }
+  throw new Error(`unknown front "${kind}" (E2E_FRONT): use vite or nginx`);
+}
+
+/**
  * Starts backend + front. `accessTtlMs` shortens the access token's life (the refresh test).
  * Returns { baseUrl, backendUrl, stop() }.
  */
-export async function startStack({ name = 'stack', accessTtlMs } = {}) {
+export async function startStack({ name = 'stack', accessTtlMs, front: front_kind = process.env.E2E_FRONT ?? 'vite' } = {}) {
   const bin = backendBinary();
   if (!existsSync(join(frontendDir, 'dist', 'index.html'))) throw new Error('frontend/dist is missing: run `npm run build` first (npm run e2e does)');
   const dataDir = mkdtempSync(join(tmpdir(), `runway-e2e-${name}-`));
@@ -140,18 +193,17 @@ export async function startStack({ name = 'stack', accessTtlMs } = {}) {
   const stop = async () => {
     await Promise.all([stopProcess(front?.child), stopProcess(backend.child)]);
     rmSync(dataDir, { recursive: true, force: true });
+    if (front?.dir) rmSync(front.dir, { recursive: true, force: true });
   };
   let front;
   try {
     await waitFor(`${backendUrl}/api/health`, { timeoutMs: 60_000, child: backend.child, name: 'backend', logFile: backend.logFile });
-    const vite = join(frontendDir, 'node_modules', 'vite', 'bin', 'vite.js');
-    front = startProcess(`${name}-front`, process.execPath, [vite, 'preview', '--host', '127.0.0.1', '--port', String(frontPort), '--strictPort'], {
-      cwd: frontendDir,
-      env: { ...process.env, BACKEND_PROXY_TARGET: backendUrl },
-    });
-    await waitFor(`${baseUrl}/login`, { timeoutMs: 30_000, child: front.child, name: 'front (vite preview)', logFile: front.logFile });
+    const missing = await missingApi(backendUrl);
+    if (missing) throw new Error(missing);
+    front = startFront(front_kind, { name, frontPort, backendUrl });
+    await waitFor(`${baseUrl}/login`, { timeoutMs: 30_000, child: front.child, name: `front (${front_kind})`, logFile: front.logFile });
     await waitFor(`${baseUrl}/api/health`, { timeoutMs: 10_000, name: 'the /api proxy', logFile: front.logFile });
-    log(`${name}: front ${baseUrl} → backend ${backendUrl} (data ${dataDir})`);
+    log(`${name}: front (${front_kind}) ${baseUrl} → backend ${backendUrl} (data ${dataDir})`);
     return { baseUrl, backendUrl, dataDir, stop };
   } catch (e) {
     await stop();
@@ -160,9 +212,9 @@ export async function startStack({ name = 'stack', accessTtlMs } = {}) {
 }
 
 /**
- * While the backend's auth/CRUD API is still landing on main (issue 3), a flow whose routes
- * the backend does not serve yet is skipped with the reason printed, never silently. Returns
- * null when the backend serves what the suite needs.
+ * Names the part of the API the backend does not serve (a 404 on a route the suite needs), so
+ * a backend without it fails the suite at once with that reason rather than by a timeout in
+ * the browser. Returns null when everything is there.
  */
 export async function missingApi(backendUrl) {
   const probes = [
@@ -171,31 +223,9 @@ export async function missingApi(backendUrl) {
   ];
   for (const [method, path, what] of probes) {
     const res = await fetch(`${backendUrl}${path}`, { method });
-    if (res.status === 404) return `the backend on this branch does not serve ${what} yet (issue 3 not landed)`;
+    if (res.status === 404) return `the backend does not serve ${what}: it answered 404`;
   }
   return null;
-}
-
-/** Whether the backend binary has the `start` command yet (issue 2). */
-export function backendHasStart() {
-  const r = spawnSync(backendBinary(), ['--help'], { encoding: 'utf8', timeout: 10_000 });
-  return /\bstart\b/.test(`${r.stdout ?? ''}${r.stderr ?? ''}`);
-}
-
-/**
- * Starts the stack for a suite, or explains (loudly) why the suite must be skipped on a branch
- * whose backend lacks what it needs. Returns { stack, skipReason }.
- */
-export async function startStackOrSkip(opts) {
-  if (!backendHasStart()) {
-    const skipReason = 'the backend on this branch has no `start` command yet (issue 2 not landed)';
-    log(`SKIPPING: ${skipReason}`);
-    return { stack: null, skipReason };
-  }
-  const stack = await startStack(opts);
-  const skipReason = await missingApi(stack.backendUrl);
-  if (skipReason) log(`SKIPPING: ${skipReason}`);
-  return { stack, skipReason };
 }
 
 /**

@@ -5,4 +5,9 @@
 //!   supervisor is [`proxy::UpstreamTable`]: the supervisor publishes where each manifest
 //!   process listens and whether it is ready; the proxy routes and holds requests by it.
 
+pub mod checks;
+pub mod db;
+pub mod deploy;
+pub mod jobs;
+pub mod pipeline;
 pub mod proxy;

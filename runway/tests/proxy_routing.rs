@@ -192,3 +192,41 @@ async fn a_path_without_a_route_is_a_404_and_unknown_processes_are_502() {
             .contains("ghost")
     );
 }
+
+#[tokio::test]
+async fn http2_clients_with_prior_knowledge_are_served_over_h2c() {
+    use http_body_util::{BodyExt, Empty};
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+
+    let upstream = Upstream::start().await;
+    let proxy = start_proxy(vec![RouteConfig::to_upstream(
+        "/",
+        &upstream.addr.to_string(),
+    )])
+    .await;
+    let stream = tokio::net::TcpStream::connect(proxy.addr)
+        .await
+        .expect("connect");
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .expect("h2c handshake");
+    tokio::spawn(connection);
+    for i in 0..3 {
+        let request = http::Request::get(format!("http://app.example/echo/{i}"))
+            .body(Empty::<bytes::Bytes>::new())
+            .expect("request");
+        let response = sender.send_request(request).await.expect("h2 response");
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.version(), http::Version::HTTP_2);
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let body: Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(body["uri"], format!("/echo/{i}"));
+        assert_eq!(body["headers"]["host"][0], "app.example");
+    }
+}

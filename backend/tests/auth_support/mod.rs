@@ -27,6 +27,8 @@ pub async fn spawn_with(db: &TestDb, env: &[(&str, &str)]) -> App {
     let data_dir = tempfile::tempdir().expect("temp dir");
     let mut b = Backend::on(BIN, db)
         .env("ADMIN_PASS", PASS)
+        // Tests sign in often; the rate-limit test sets its own small allowance.
+        .env("AUTH_RATE_LIMIT_MAX", "10000")
         .env("DATA_DIR", data_dir.path().to_string_lossy().to_string());
     for (k, v) in env {
         b = b.env(*k, *v);
@@ -121,6 +123,16 @@ impl App {
         self.run
             .http
             .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn post_json_method(&self, method: Method, path: &str, body: Value) -> Response {
+        self.run
+            .http
+            .request(method, self.url(path))
             .json(&body)
             .send()
             .await

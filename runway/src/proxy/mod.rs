@@ -250,3 +250,34 @@ fn start_listener(
         stop,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>(_: &T) {}
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    /// The daemon keeps the proxy in an `Arc` and calls it from spawned tasks.
+    #[test]
+    fn the_proxy_and_its_futures_can_cross_tasks() {
+        assert_send_sync::<Proxy>();
+        #[allow(clippy::diverging_sub_expression, unreachable_code, unused_variables)]
+        fn check(
+            proxy: &Proxy,
+            config: &ProxyConfig,
+            routes: &[RouteConfig],
+            table: UpstreamTable,
+        ) {
+            assert_send(&proxy.reload(config, routes));
+            assert_send(&Proxy::bind(
+                config,
+                routes,
+                Path::new("."),
+                table,
+                Path::new("."),
+            ));
+        }
+        let _ = check;
+    }
+}

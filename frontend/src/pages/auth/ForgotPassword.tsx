@@ -13,8 +13,15 @@ export function ForgotPassword() {
   const [sent, setSent] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
 
+  const [missing, setMissing] = useState(false);
+
   async function onSubmit(e: FormEvent) {
     e.preventDefault();
+    if (email.trim() === '') {
+      setMissing(true);
+      return;
+    }
+    setMissing(false);
     setBusy(true);
     setError(null);
     try {
@@ -36,7 +43,7 @@ export function ForgotPassword() {
           <p>Enter your email and we will send you a link to choose a new password.</p>
           {error && error.status !== 422 && <Notice kind="error">{error.message}</Notice>}
           <form onSubmit={onSubmit} className="form" noValidate>
-            <Field label="Email" name="email" type="email" autoComplete="email" required value={email} onChange={(e) => setEmail(e.target.value)} error={error?.fields.email ?? (error?.status === 422 ? error.message : undefined)} />
+            <Field label="Email" name="email" type="email" autoComplete="email" required value={email} onChange={(e) => setEmail(e.target.value)} error={missing ? 'Enter the email address of your account.' : (error?.fields.email ?? (error?.status === 422 ? error.message : undefined))} />
             <Button type="submit" variant="primary" busy={busy} className="btn-block">
               Send reset link
             </Button>

@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# runway's proxy vs nginx (Debian's nginx-light, 2 workers) on loopback, same machine, same run.
+# Load: wrk, 64 connections, 2 threads. Targets: /api proxied to a fast fixed upstream (and the
+# upstream directly, for reference), a static 1 KB index.html and a static 200 KB JS file.
+# Each case runs RUNS times, alternating nginx and runway; medians, ratios and the servers' RSS
+# under load (nginx: master + workers) are printed as a Markdown table.
+#
+#   bash bench/proxy/run.sh            # RUNS=5 DURATION=10s by default
+#   RUNS=3 DURATION=5s bash bench/proxy/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+RUNS=${RUNS:-5}
+DURATION=${DURATION:-10s}
+CONNS=64
+THREADS=2
+UP_PORT=42000
+NGINX_PORT=42001
+RUNWAY_PORT=42002
+
+command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+command -v nginx >/dev/null || { echo "nginx is not installed (apt-get install nginx-light)" >&2; exit 1; }
+
+echo "==> cargo build --release -p proxy-bench" >&2
+cargo build --release -p proxy-bench >&2
+BIN=$PWD/target/release/proxy-bench
+
+WORK=$(mktemp -d /tmp/runway-proxy-bench.XXXXXX)
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+# Static files: a 1 KB index.html and a 200 KB hashed asset.
+mkdir -p "$WORK/dist/assets" "$WORK/tmp" "$WORK/logs"
+python3 - "$WORK/dist" <<'PY'
+import sys
+root = sys.argv[1]
+head = "<!doctype html><html><head><meta charset=utf-8><title>app</title></head><body><div id=root></div>"
+html = head + "<!--" + "x" * (1024 - len(head) - len("--></body></html>") - 4) + "--></body></html>"
+open(f"{root}/index.html", "w").write(html[:1024].ljust(1024))
+line = "export const f = (a, b) => a + b; console.log('runway bench');\n"
+open(f"{root}/assets/app-3f9a1c.js", "w").write((line * (204800 // len(line) + 1))[:204800])
+PY
+
+cat > "$WORK/nginx.conf" <<NGINX
+worker_processes 2;
+pid $WORK/nginx.pid;
+error_log $WORK/logs/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  include /etc/nginx/mime.types;
+  default_type application/octet-stream;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_timeout 65;
+  keepalive_requests 100000;
+  access_log $WORK/logs/nginx-access.log;
+  client_body_temp_path $WORK/tmp/body;
+  proxy_temp_path $WORK/tmp/proxy;
+  fastcgi_temp_path $WORK/tmp/fastcgi;
+  uwsgi_temp_path $WORK/tmp/uwsgi;
+  scgi_temp_path $WORK/tmp/scgi;
+  upstream backend { server 127.0.0.1:$UP_PORT; keepalive 64; }
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    root $WORK/dist;
+    location /api {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$host;
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto \$scheme;
+    }
+    location /assets/ { add_header Cache-Control "public, max-age=31536000, immutable"; }
+    location / { try_files \$uri \$uri/ /index.html; }
+  }
+}
+NGINX
+
+cat > "$WORK/runway.toml" <<TOML
+[proxy]
+listen = ["127.0.0.1:$RUNWAY_PORT"]
+
+[[route]]
+path = "/api"
+upstream = "127.0.0.1:$UP_PORT"
+
+[[route]]
+path = "/"
+static = "dist"
+TOML
+
+wait_port() {
+  for _ in $(seq 1 100); do
+    (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "nothing listens on :$1" >&2; exit 1
+}
+
+WORKERS=1 "$BIN" upstream 127.0.0.1:$UP_PORT >"$WORK/logs/upstream.log" 2>&1 &
+PIDS+=($!)
+nginx -p "$WORK" -c "$WORK/nginx.conf" -g "daemon on;"
+WORKERS=2 "$BIN" proxy "$WORK/runway.toml" >"$WORK/logs/runway.log" 2>&1 &
+RUNWAY_PID=$!
+PIDS+=($RUNWAY_PID)
+wait_port $UP_PORT; wait_port $NGINX_PORT; wait_port $RUNWAY_PORT
+
+# Sanity: both serve the same bytes.
+for port in $NGINX_PORT $RUNWAY_PORT; do
+  curl -sf "http://127.0.0.1:$port/api/health" >/dev/null
+  [ "$(curl -sf "http://127.0.0.1:$port/" | wc -c)" = 1024 ]
+  [ "$(curl -sf "http://127.0.0.1:$port/assets/app-3f9a1c.js" | wc -c)" = 204800 ]
+done
+
+rss_kib() { # sum of VmRSS over the given pids
+  local total=0 pid kb
+  for pid in "$@"; do
+    kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+    total=$((total + ${kb:-0}))
+  done
+  echo "$total"
+}
+nginx_pids() {
+  local master; master=$(cat "$WORK/nginx.pid")
+  echo "$master" $(pgrep -P "$master")
+}
+
+RESULTS="$WORK/results.tsv"
+: >"$RESULTS"
+half=$(( ${DURATION%s} / 2 ))
+run() { # name server url
+  local name=$1 server=$2 url=$3 out rss
+  case $server in
+    nginx) ( sleep "$half"; rss_kib $(nginx_pids) >"$WORK/rss" ) & ;;
+    runway) ( sleep "$half"; rss_kib "$RUNWAY_PID" >"$WORK/rss" ) & ;;
+    *) ( echo 0 >"$WORK/rss" ) & ;;
+  esac
+  out=$(wrk -t$THREADS -c$CONNS -d"$DURATION" --latency "$url")
+  wait $!
+  rss=$(cat "$WORK/rss")
+  local rps p99
+  rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+  local errors; errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$server" "$rps" "$p99" "$rss" "$errors" >>"$RESULTS"
+  printf '  %-8s %-7s %10s req/s  p99 %-8s rss %6s KiB %s\n' "$name" "$server" "$rps" "$p99" "$rss" "$errors" >&2
+}
+
+for i in $(seq 1 "$RUNS"); do
+  echo "==> run $i/$RUNS" >&2
+  run api direct "http://127.0.0.1:$UP_PORT/api/health"
+  for server in nginx runway; do
+    port=$NGINX_PORT; [ $server = runway ] && port=$RUNWAY_PORT
+    run api $server "http://127.0.0.1:$port/api/health"
+    run index $server "http://127.0.0.1:$port/"
+    run js200k $server "http://127.0.0.1:$port/assets/app-3f9a1c.js"
+  done
+done
+
+python3 - "$RESULTS" "$RUNS" "$DURATION" <<'PY'
+import statistics, sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+def ms(text):
+    text = text.strip()
+    for unit, factor in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * factor
+    return float("nan")
+data = {}
+for name, server, rps, p99, rss, errors in rows:
+    d = data.setdefault((name, server), {"rps": [], "p99": [], "rss": [], "errors": []})
+    d["rps"].append(float(rps)); d["p99"].append(ms(p99)); d["rss"].append(int(rss))
+    if errors.strip(): d["errors"].append(errors.strip())
+med = lambda xs: statistics.median(xs)
+print(f"runs: {sys.argv[2]} x {sys.argv[3]} per case, wrk -t2 -c64, medians\n")
+print("| case | nginx req/s | runway req/s | ratio | nginx p99 | runway p99 | nginx RSS | runway RSS |")
+print("|---|---|---|---|---|---|---|---|")
+for name, label in (("api", "/api proxied"), ("index", "static 1 KB index.html"), ("js200k", "static 200 KB JS")):
+    n, r = data[(name, "nginx")], data[(name, "runway")]
+    print(f"| {label} | {med(n['rps']):,.0f} | {med(r['rps']):,.0f} | {med(r['rps'])/med(n['rps']):.2f}x "
+          f"| {med(n['p99']):.2f} ms | {med(r['p99']):.2f} ms | {max(n['rss'])/1024:.1f} MB | {max(r['rss'])/1024:.1f} MB |")
+d = data[("api", "direct")]
+print(f"\nupstream direct (no proxy): {med(d['rps']):,.0f} req/s, p99 {med(d['p99']):.2f} ms")
+errs = {k: v["errors"] for k, v in data.items() if v["errors"]}
+if errs:
+    print(f"\nerrors reported by wrk: {errs}")
+PY
