@@ -1,1 +1,5 @@
-fn main() {}
+//! `runway`: see `runway --help`. Everything lives in the library; this is the entry point.
+
+fn main() -> std::process::ExitCode {
+    runway::cli::main()
+}

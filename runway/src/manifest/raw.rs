@@ -1,0 +1,162 @@
+//! The manifest exactly as written: serde shapes with spans, unknown keys denied.
+//!
+//! Kept apart from the resolved types so defaults, mode overrides and path resolution happen in
+//! one place (`validate.rs`) with the spans still at hand for error lines.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+use super::units::{Bytes, Dur, Signal};
+use super::{Condition, Overlap, RestartPolicy};
+use crate::proxy::config::{ProxyConfig, RouteConfig};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawManifest {
+    #[serde(default)]
+    pub logs: Option<RawLogs>,
+    #[serde(default)]
+    pub proxy: Option<Spanned<ProxyConfig>>,
+    #[serde(default)]
+    pub route: Vec<Spanned<RouteConfig>>,
+    #[serde(default)]
+    pub process: Vec<Spanned<RawProcess>>,
+    #[serde(default)]
+    pub job: Vec<Spanned<RawJob>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLogs {
+    pub max_size: Option<Bytes>,
+    pub keep: Option<u32>,
+    pub total_cap: Option<Bytes>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawCommand {
+    Argv(Vec<String>),
+    Shell(String),
+}
+
+/// Env values may be written as strings, numbers or booleans; all become strings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum EnvValue {
+    Text(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl EnvValue {
+    pub fn into_string(self) -> String {
+        match self {
+            EnvValue::Text(s) => s,
+            EnvValue::Int(i) => i.to_string(),
+            EnvValue::Float(f) => f.to_string(),
+            EnvValue::Bool(b) => b.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawTcp {
+    /// `tcp = true`: the process's own port.
+    Own(bool),
+    /// `tcp = "127.0.0.1:5432"`.
+    Addr(String),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProbe {
+    pub http: Option<String>,
+    pub tcp: Option<RawTcp>,
+    pub exec: Option<RawCommand>,
+    pub interval: Option<Dur>,
+    pub timeout: Option<Dur>,
+    pub failure_threshold: Option<u32>,
+    pub initial_delay: Option<Dur>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackoff {
+    pub initial: Option<Dur>,
+    pub max: Option<Dur>,
+    pub multiplier: Option<f64>,
+    pub reset_after: Option<Dur>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCrashLoop {
+    pub max_restarts: Option<u32>,
+    pub window: Option<Dur>,
+}
+
+/// `depends_on = ["db"]` or `depends_on = { db = "healthy", migrate = "completed" }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawDepends {
+    Names(Vec<String>),
+    Conditions(BTreeMap<String, Condition>),
+}
+
+/// A `[[process]]` entry, and also the shape of its `[process.modes.MODE]` overrides (where
+/// `name` and `modes` are refused).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProcess {
+    pub name: Option<Spanned<String>>,
+    pub command: Option<Spanned<RawCommand>>,
+    pub cwd: Option<String>,
+    pub env: Option<BTreeMap<String, EnvValue>>,
+    pub env_file: Option<OneOrMany>,
+    pub port: Option<Spanned<u16>>,
+    pub readiness: Option<Spanned<RawProbe>>,
+    pub liveness: Option<Spanned<RawProbe>>,
+    pub restart: Option<RestartPolicy>,
+    pub backoff: Option<Spanned<RawBackoff>>,
+    pub crash_loop: Option<RawCrashLoop>,
+    pub stop_signal: Option<Signal>,
+    pub stop_timeout: Option<Dur>,
+    pub max_memory: Option<Bytes>,
+    pub depends_on: Option<Spanned<RawDepends>>,
+    pub autostart: Option<bool>,
+    pub modes: Option<BTreeMap<String, Spanned<RawProcess>>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJob {
+    pub name: Spanned<String>,
+    pub schedule: Spanned<String>,
+    pub command: Option<Spanned<RawCommand>>,
+    pub cwd: Option<String>,
+    pub env: Option<BTreeMap<String, EnvValue>>,
+    pub env_file: Option<OneOrMany>,
+    pub timeout: Option<Dur>,
+    pub overlap: Option<Overlap>,
+    pub timezone: Option<String>,
+}
