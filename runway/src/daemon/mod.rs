@@ -7,6 +7,7 @@ pub mod integrations;
 pub mod lock;
 pub mod protocol;
 pub mod state;
+pub mod switch;
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -47,6 +48,8 @@ pub struct DaemonConfig {
     pub foreground: bool,
     pub initial: Initial,
     pub base_env: Env,
+    /// Printed (foreground) once the initial processes have settled: URL, login, how to stop.
+    pub banner: Option<String>,
 }
 
 /// Runs the daemon until it is told to stop. Errors are for the user (exit non-zero).
@@ -150,7 +153,7 @@ async fn serve(config: DaemonConfig) -> Result<(), String> {
     // The proxy and the scheduler (integration points, see integrations.rs) come up before the
     // socket: a proxy that cannot bind its port fails the start before any process runs.
     let proxy = integrations::start_proxy(&manifest, &supervisor, &paths.logs).await?;
-    let jobs = integrations::start_jobs(&manifest, &supervisor, &paths.logs);
+    let jobs = integrations::start_jobs(&manifest, &supervisor, &paths.home)?;
 
     let listener = bind_socket(&paths)?;
     let (shutdown, mut shutdown_rx) = watch::channel(false);
@@ -199,15 +202,45 @@ async fn serve(config: DaemonConfig) -> Result<(), String> {
     }
 
     match config.initial {
-        Initial::Start(names) => {
-            if let Err(e) = daemon.supervisor.start(&names).await {
+        Initial::Start(names) => match daemon.supervisor.start(&names).await {
+            Ok(started) => {
+                if let (true, Some(banner)) = (config.foreground, config.banner.clone()) {
+                    let daemon = daemon.clone();
+                    tokio::spawn(async move {
+                        daemon
+                            .supervisor
+                            .wait_settled(&started, Duration::from_secs(600))
+                            .await;
+                        let statuses = daemon.supervisor.statuses();
+                        let not_ready: Vec<String> = statuses
+                            .iter()
+                            .filter(|(spec, st)| {
+                                started.contains(&spec.name)
+                                    && st.state != crate::supervisor::ProcState::Ready
+                            })
+                            .map(|(spec, st)| format!("{} ({:?})", spec.name, st.state))
+                            .collect();
+                        let mut out = std::io::stdout().lock();
+                        if not_ready.is_empty() {
+                            let _ = writeln!(out, "{banner}");
+                        } else {
+                            let _ = writeln!(
+                                out,
+                                "runway: not ready: {}; see `runway logs NAME`, `runway doctor`",
+                                not_ready.join(", ")
+                            );
+                        }
+                    });
+                }
+            }
+            Err(e) => {
                 daemon.log.line(&e);
                 if config.foreground {
                     eprintln!("runway: {e}");
                 }
                 let _ = daemon.shutdown.send(true);
             }
-        }
+        },
         Initial::Resurrect => {
             if let Err(e) = daemon.resurrect().await {
                 daemon.log.line(&e);
@@ -457,7 +490,30 @@ impl Daemon {
                         Ok(message) => Response::ok(serde_json::json!({ "message": message })),
                         Err(e) => Response::err(e),
                     },
-                    None => Response::err("this daemon has no job scheduler"),
+                    None => Response::err("this manifest has no [[job]]"),
+                }
+            }
+            Command::Activate { process } => {
+                let manifest = self.manifest_snapshot();
+                let options = manifest.deploy.activate_options();
+                let board = switch::DaemonSwitchboard {
+                    supervisor: &self.supervisor,
+                    manifest: &manifest,
+                    logs_dir: &self.paths.logs,
+                };
+                self.log.line(&format!("deploy: switching `{process}` to the new release"));
+                match crate::deploy::activate::activate(&board, &process, options).await {
+                    Ok(report) => {
+                        self.log.line(&format!(
+                            "deploy: `{process}` switched in {} ms (candidate ready in {} ms)",
+                            report.total_ms, report.candidate_ready_ms
+                        ));
+                        Response::ok(report)
+                    }
+                    Err(e) => {
+                        self.log.line(&format!("deploy: switch of `{process}` failed: {e}"));
+                        Response::err(e.to_string())
+                    }
                 }
             }
         }
