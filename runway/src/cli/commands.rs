@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use super::{ops, output};
 use super::{Context, LogsArgs, UpArgs};
+use super::{ops, output};
 use crate::daemon::protocol::{ActionReport, Command, ReloadAnswer, StatusReport};
 use crate::daemon::state::Dump;
 use crate::daemon::{self, DaemonConfig, Initial};
@@ -60,11 +60,17 @@ pub fn up(ctx: &Context, args: UpArgs) -> Result<ExitCode, String> {
     // The mode's required settings are checked before anything runs.
     ops::mode_gate(&manifest, &base)?;
     if !args.no_build {
-        ops::prepare(ctx, &manifest, &base)?;
+        ops::prepare(ctx, &manifest, &base, &args.skip)?;
     }
     let names = ops::initial_names(&manifest, &base, args.names);
     if args.detach {
-        spawn_daemon(ctx, &manifest.path, manifest.mode, &["--idle".to_string()], &base)?;
+        spawn_daemon(
+            ctx,
+            &manifest.path,
+            manifest.mode,
+            &["--idle".to_string()],
+            &base,
+        )?;
         let mut client = ctx.client()?;
         eprintln!("runway: daemon started; starting processes…");
         let report: ActionReport = parse(client.call(Command::Start { names, wait: true })?)?;

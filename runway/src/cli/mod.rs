@@ -107,6 +107,9 @@ pub enum Verb {
         /// A branch, tag or commit (fetched first when the repository has a remote).
         #[arg(long = "ref")]
         git_ref: Option<String>,
+        /// Leave out this pipeline step (repeatable), e.g. when its output was built elsewhere.
+        #[arg(long = "skip", value_name = "STEP")]
+        skip: Vec<String>,
     },
     /// Switch back to a kept release (default: the previous one), without downtime.
     Rollback { id: Option<String> },
@@ -145,6 +148,9 @@ pub struct UpArgs {
     /// Skip the pipeline (install, build, migrate, seed) and start what is already built.
     #[arg(long)]
     pub no_build: bool,
+    /// Leave out this pipeline step (repeatable), e.g. when its output was built elsewhere.
+    #[arg(long = "skip", value_name = "STEP")]
+    pub skip: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -325,7 +331,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
         },
         Verb::Verify { json } => ops::verify(&ctx, json),
         Verb::Doctor { json } => ops::doctor(&ctx, json),
-        Verb::Deploy { git_ref } => ops::deploy(&ctx, git_ref),
+        Verb::Deploy { git_ref, skip } => ops::deploy(&ctx, git_ref, &skip),
         Verb::Rollback { id } => ops::rollback(&ctx, id),
         Verb::Releases { json } => ops::releases(&ctx, json),
         Verb::Db { action } => match action {

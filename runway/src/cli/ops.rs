@@ -81,9 +81,41 @@ pub fn mode_gate(manifest: &Manifest, base: &Env) -> Result<(), String> {
     Err(message)
 }
 
+/// The manifest's steps without the ones `--skip` names (an unknown name is an error).
+pub fn steps_without(
+    manifest: &Manifest,
+    skip: &[String],
+) -> Result<Vec<pipeline::StepConfig>, String> {
+    for name in skip {
+        if !manifest.steps.iter().any(|s| &s.name == name) {
+            return Err(format!(
+                "--skip {name}: no such [[step]] (known: {})",
+                manifest
+                    .steps
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    Ok(manifest
+        .steps
+        .iter()
+        .filter(|s| !skip.contains(&s.name))
+        .cloned()
+        .collect())
+}
+
 /// `runway up`'s preparation: the steps that are out of date, then the build published as
-/// the live release (when it changed). Returns each step's timing.
-pub fn prepare(ctx: &Context, manifest: &Manifest, base: &Env) -> Result<(), String> {
+/// the live release (when it changed).
+pub fn prepare(
+    ctx: &Context,
+    manifest: &Manifest,
+    base: &Env,
+    skip: &[String],
+) -> Result<(), String> {
+    let steps = steps_without(manifest, skip)?;
     let rt = runtime()?;
     rt.block_on(async {
         let pctx = PipelineContext {
@@ -94,7 +126,7 @@ pub fn prepare(ctx: &Context, manifest: &Manifest, base: &Env) -> Result<(), Str
             force: false,
         };
         let progress = auto_progress();
-        let reports = pipeline::run(&manifest.steps, &pctx, None, &*progress)
+        let reports = pipeline::run(&steps, &pctx, None, &*progress)
             .await
             .map_err(|e| format!("{e}\nnothing was started"))?;
         let timings: Vec<StepTiming> = reports
@@ -371,7 +403,9 @@ impl Activator for SocketActivator {
 
 fn daemon_mode(ctx: &Context) -> Result<Mode, String> {
     let mut client = ctx.client().map_err(|e| {
-        format!("{e}\n(deploy and rollback switch a running app; start it with `runway up --detach`)")
+        format!(
+            "{e}\n(deploy and rollback switch a running app; start it with `runway up --detach`)"
+        )
     })?;
     let value = client.call(Command::Status)?;
     let status: StatusReport = serde_json::from_value(value)
@@ -385,7 +419,7 @@ fn print_release_steps(steps: &[StepTiming]) {
     }
 }
 
-pub fn deploy(ctx: &Context, git_ref: Option<String>) -> Result<ExitCode, String> {
+pub fn deploy(ctx: &Context, git_ref: Option<String>, skip: &[String]) -> Result<ExitCode, String> {
     let mode = daemon_mode(ctx)?;
     let manifest = Manifest::load(ctx.manifest_path()?, mode).map_err(|e| e.to_string())?;
     let base = base_env(ctx, mode);
@@ -396,7 +430,7 @@ pub fn deploy(ctx: &Context, git_ref: Option<String>) -> Result<ExitCode, String
         mode: check_mode(mode),
         env: pipeline_env(&base),
         git_ref,
-        steps: manifest.steps.clone(),
+        steps: steps_without(&manifest, skip)?,
         config: manifest.deploy.clone(),
     };
     let activator = SocketActivator {
@@ -517,7 +551,11 @@ pub fn db_backend(ctx: &Context, command: &str, db: &str) -> Result<ExitCode, St
 }
 
 /// `runway db provision [--managed] [--name N]`.
-pub fn db_provision(ctx: &Context, managed: bool, name: Option<String>) -> Result<ExitCode, String> {
+pub fn db_provision(
+    ctx: &Context,
+    managed: bool,
+    name: Option<String>,
+) -> Result<ExitCode, String> {
     use crate::db::managed::ManagedCluster;
     use crate::db::pg::PgParams;
     use crate::db::provision::{self, PasswordSource, ProvisionRequest};
@@ -596,11 +634,17 @@ pub fn postgres_env(ctx: &Context, manifest: &Manifest, base: &mut Env) -> Resul
         crate::db::commands::DbChoice::Postgres,
         &ctx.paths.home,
     )?;
-    for key in ["DATABASE_URL", "DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASS"] {
+    for key in [
+        "DATABASE_URL",
+        "DB_HOST",
+        "DB_PORT",
+        "DB_NAME",
+        "DB_USER",
+        "DB_PASS",
+    ] {
         if let Some(v) = with.get(key) {
             base.entry(key.to_string()).or_insert_with(|| v.clone());
         }
     }
     Ok(())
 }
-

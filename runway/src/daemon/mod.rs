@@ -501,7 +501,8 @@ impl Daemon {
                     manifest: &manifest,
                     logs_dir: &self.paths.logs,
                 };
-                self.log.line(&format!("deploy: switching `{process}` to the new release"));
+                self.log
+                    .line(&format!("deploy: switching `{process}` to the new release"));
                 match crate::deploy::activate::activate(&board, &process, options).await {
                     Ok(report) => {
                         self.log.line(&format!(
@@ -511,7 +512,8 @@ impl Daemon {
                         Response::ok(report)
                     }
                     Err(e) => {
-                        self.log.line(&format!("deploy: switch of `{process}` failed: {e}"));
+                        self.log
+                            .line(&format!("deploy: switch of `{process}` failed: {e}"));
                         Response::err(e.to_string())
                     }
                 }

@@ -62,7 +62,9 @@ impl Switchboard for DaemonSwitchboard<'_> {
                 .watch_status(process)
                 .ok_or_else(|| format!("no process named `{process}`"))?;
             let old_pid = status.borrow().pid;
-            self.supervisor.restart(&[process.to_string()], None).await?;
+            self.supervisor
+                .restart(&[process.to_string()], None)
+                .await?;
             // The restart is acknowledged before the old instance stops: wait for a new pid
             // that is ready, not for the old one's last "ready".
             let waited = tokio::time::timeout(

@@ -210,10 +210,16 @@ pub(super) fn build(
         steps.push(step.clone());
     }
     let deploy = raw.deploy.clone().unwrap_or_default();
-    if !raw.process.is_empty() && raw.deploy.is_some() && !processes.iter().any(|p| p.name == deploy.process) {
+    if !raw.process.is_empty()
+        && raw.deploy.is_some()
+        && !processes.iter().any(|p| p.name == deploy.process)
+    {
         ctx.problems.push(Problem {
             line: None,
-            message: format!("[deploy] process `{}` is not a [[process]] of this manifest", deploy.process),
+            message: format!(
+                "[deploy] process `{}` is not a [[process]] of this manifest",
+                deploy.process
+            ),
         });
     }
 
