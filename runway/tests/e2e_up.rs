@@ -7,8 +7,8 @@
 //!
 //! Cost control (a release build of the backend inside a test is minutes): the backend binary
 //! is taken from `RUNWAY_E2E_BACKEND` when set, else the workspace's `target/debug/backend`
-//! (built with `cargo build -p backend` if missing, cheap after `cargo test --workspace`), and
-//! put where the clone's pipeline expects it; `up`/`deploy` get `--skip build-backend`. The
+//! (which `cargo test --workspace` builds before any test runs; built with `cargo build -p
+//! backend` only if missing), and put where the clone's pipeline expects it; `up`/`deploy` get `--skip build-backend`. The
 //! frontend's `node_modules` is hard-linked from the workspace when it has one (then `--skip
 //! install`), else the clone runs `npm ci`. Ports are free ones, written into the clone's
 //! manifest, so a developer's stack on 8080/3000/3001 is not disturbed.
@@ -53,24 +53,26 @@ fn free_port() -> u16 {
 fn backend_binary() -> PathBuf {
     if let Ok(p) = std::env::var("RUNWAY_E2E_BACKEND") {
         let p = PathBuf::from(p);
-        assert!(
-            p.is_file(),
-            "RUNWAY_E2E_BACKEND={} is not a file",
-            p.display()
-        );
+        assert!(p.is_file(), "RUNWAY_E2E_BACKEND={} is not a file", p.display());
         return p;
     }
     let ws = workspace();
-    let out = Command::new(env!("CARGO"))
-        .args(["build", "-q", "-p", "backend"])
-        .current_dir(&ws)
-        .status()
-        .unwrap();
-    assert!(out.success(), "cargo build -p backend failed");
     let target = std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| ws.join("target"));
-    target.join("debug/backend")
+    let bin = target.join("debug/backend");
+    // `cargo test --workspace` builds it before any test runs (the backend's own tests use
+    // it); `cargo build -p backend` alone would resolve features differently and rebuild
+    // dependencies, so it is only the fallback.
+    if !bin.is_file() {
+        let built = Command::new(env!("CARGO"))
+            .args(["build", "-q", "-p", "backend"])
+            .current_dir(&ws)
+            .status()
+            .unwrap();
+        assert!(built.success(), "cargo build -p backend failed");
+    }
+    bin
 }
 
 struct Stack {
