@@ -216,17 +216,8 @@ async function twoPorts() {
  * Starts the stack. `accessTtlMs` shortens the access token's life (the refresh test); `front`
  * is `runway` (default), `vite` or `nginx`. Returns { baseUrl, backendUrl, dataDir, stop() }.
  */
-export async function startStack({ name = 'stack', accessTtlMs, front = process.env.E2E_FRONT } = {}) {
+export async function startStack({ name = 'stack', accessTtlMs, front = process.env.E2E_FRONT ?? 'runway' } = {}) {
   if (!existsSync(join(frontendDir, 'dist', 'index.html'))) throw new Error('frontend/dist is missing: run `npm run build` first (npm run e2e does)');
-  if (!front) {
-    // Transitional: until runway's CLI (`runway up`) is on main, a checkout without it runs the
-    // suite behind vite preview, and says so.
-    if (runwayHasUp(binaries().runway)) front = 'runway';
-    else {
-      log('WARNING: this checkout\'s runway has no `up` yet; running behind vite preview instead (E2E_FRONT=runway to insist)');
-      front = 'vite';
-    }
-  }
   if (front === 'runway') return startRunwayStack({ name, accessTtlMs });
   const bin = backendBinary();
   const dataDir = mkdtempSync(join(tmpdir(), `runway-e2e-${name}-`));
