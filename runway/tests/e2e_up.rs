@@ -53,7 +53,11 @@ fn free_port() -> u16 {
 fn backend_binary() -> PathBuf {
     if let Ok(p) = std::env::var("RUNWAY_E2E_BACKEND") {
         let p = PathBuf::from(p);
-        assert!(p.is_file(), "RUNWAY_E2E_BACKEND={} is not a file", p.display());
+        assert!(
+            p.is_file(),
+            "RUNWAY_E2E_BACKEND={} is not a file",
+            p.display()
+        );
         return p;
     }
     let ws = workspace();
