@@ -156,7 +156,7 @@ pub struct UpArgs {
 #[derive(Debug, Subcommand)]
 pub enum DbAction {
     /// Create the role and database in PostgreSQL (idempotent). Admin connection:
-    /// PG_ADMIN_URL (default postgres://postgres@127.0.0.1:5432/postgres).
+    /// RUNWAY_PG_ADMIN_URL (default postgres://postgres@127.0.0.1:5432/postgres, PGPASSWORD).
     Provision {
         /// A private cluster under the state directory instead of the system's server.
         #[arg(long)]

@@ -562,6 +562,9 @@ pub fn db_provision(
     let manifest = ctx.load_manifest()?;
     let base = base_env(ctx, manifest.mode);
     let rt = runtime()?;
+    // A managed cluster that is not running is started for the provisioning and stopped
+    // after (the daemon supervises it under `up --db postgres`).
+    let mut temporary_server: Option<std::process::Child> = None;
     let admin = if managed {
         let cluster = match ManagedCluster::load(&ctx.paths.home) {
             Some(c) => c,
@@ -576,13 +579,38 @@ pub fn db_provision(
                     .map_err(|e| e.to_string())?
             }
         };
-        cluster.admin_params().map_err(|e| e.to_string())?
+        let admin = cluster.admin_params().map_err(|e| e.to_string())?;
+        if rt.block_on(admin.connect(Duration::from_secs(2))).is_err() {
+            let argv = cluster.server_command();
+            let log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(cluster.log_path())
+                .map_err(|e| format!("cannot open {}: {e}", cluster.log_path().display()))?;
+            let err = log.try_clone().map_err(|e| e.to_string())?;
+            temporary_server = Some(
+                std::process::Command::new(&argv[0])
+                    .args(&argv[1..])
+                    .stdin(std::process::Stdio::null())
+                    .stdout(log)
+                    .stderr(err)
+                    .spawn()
+                    .map_err(|e| format!("cannot start the managed PostgreSQL: {e}"))?,
+            );
+            rt.block_on(cluster.wait_ready(Duration::from_secs(60)))
+                .map_err(|e| e.to_string())?;
+        }
+        admin
     } else {
         let url = base
-            .get("PG_ADMIN_URL")
+            .get("RUNWAY_PG_ADMIN_URL")
             .cloned()
             .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        PgParams::from_url(&url)?
+        let mut admin = PgParams::from_url(&url)?;
+        if admin.password.is_none() {
+            admin.password = base.get("PGPASSWORD").cloned();
+        }
+        admin
     };
     let name = name.unwrap_or_else(|| {
         provision::default_name(base.get("PROJECT_ID").map(String::as_str), &manifest.dir)
@@ -593,9 +621,16 @@ pub fn db_provision(
         password: base.get("DB_PASS").filter(|p| !p.is_empty()).cloned(),
         state_dir: ctx.paths.home.clone(),
     };
-    let done = rt
-        .block_on(provision::provision(&req))
-        .map_err(|e| e.to_string())?;
+    let done = rt.block_on(provision::provision(&req));
+    if let Some(mut server) = temporary_server {
+        // SIGINT: PostgreSQL's fast shutdown.
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(server.id() as i32),
+            nix::sys::signal::Signal::SIGINT,
+        );
+        let _ = server.wait();
+    }
+    let done = done.map_err(|e| e.to_string())?;
     println!(
         "role `{}` {}, database `{}` {} on {}:{}",
         done.app.user,

@@ -87,6 +87,7 @@ async fn serve(config: DaemonConfig) -> Result<(), String> {
         .map_err(|e| format!("cannot create {}: {e}", paths.home.display()))?;
     // The manifest is checked before the lock is taken or anything is touched.
     let manifest = Manifest::load(&config.manifest_path, config.mode).map_err(|e| e.to_string())?;
+    let manifest = with_managed_db(manifest, &paths, &config.base_env)?;
 
     let lock = match lock::acquire(&paths.lock) {
         Ok(lock) => lock,
@@ -276,6 +277,48 @@ async fn serve(config: DaemonConfig) -> Result<(), String> {
     }
     drop(lock);
     Ok(())
+}
+
+/// Set by `runway up --db postgres` when the state directory has a managed cluster.
+pub const MANAGED_PG_ENV: &str = "RUNWAY_MANAGED_PG";
+
+/// Under `up --db postgres` with a managed cluster (`runway db provision --managed`): the
+/// cluster's server becomes a supervised process `postgres` (readiness: `pg_isready`; SIGINT,
+/// PostgreSQL's fast shutdown) and the deployed process waits for it to be healthy.
+fn with_managed_db(
+    mut manifest: Manifest,
+    paths: &Paths,
+    base_env: &Env,
+) -> Result<Manifest, String> {
+    if base_env.get(MANAGED_PG_ENV).map(String::as_str) != Some("1") {
+        return Ok(manifest);
+    }
+    let Some(cluster) = crate::db::managed::ManagedCluster::load(&paths.home) else {
+        return Ok(manifest);
+    };
+    if manifest.process("postgres").is_some() {
+        return Ok(manifest);
+    }
+    let quote = |argv: Vec<String>| -> String {
+        let items: Vec<String> = argv.iter().map(|a| format!("{a:?}")).collect();
+        format!("[{}]", items.join(", "))
+    };
+    let text = format!(
+        "[[process]]\nname = \"postgres\"\ncommand = {}\nreadiness = {{ exec = {}, interval = \"500ms\", timeout = \"5s\", failure_threshold = 3 }}\nrestart = \"always\"\nstop_signal = \"SIGINT\"\nstop_timeout = \"30s\"\n",
+        quote(cluster.server_command()),
+        quote(cluster.ready_command())
+    );
+    let extra = Manifest::parse(&text, &manifest.path, manifest.mode)
+        .map_err(|e| format!("the managed PostgreSQL process: {e}"))?;
+    let deployed = manifest.deploy.process.clone();
+    if let Some(spec) = manifest.processes.iter_mut().find(|p| p.name == deployed) {
+        spec.depends_on.push(crate::manifest::Dependency {
+            name: "postgres".into(),
+            condition: crate::manifest::Condition::Healthy,
+        });
+    }
+    manifest.processes.splice(0..0, extra.processes);
+    Ok(manifest)
 }
 
 fn bind_socket(paths: &Paths) -> Result<UnixListener, String> {
@@ -528,6 +571,7 @@ impl Daemon {
         };
         let fresh = Manifest::load(&path, mode)
             .map_err(|e| format!("the manifest has problems, nothing was changed:\n{e}"))?;
+        let fresh = with_managed_db(fresh, &self.paths, &self.supervisor.base_env())?;
         // The proxy first: it is the one part that may still refuse the new configuration
         // (e.g. a static directory that does not exist), and then nothing has changed yet.
         let proxy = self.proxy.lock().unwrap_or_else(|e| e.into_inner()).clone();
