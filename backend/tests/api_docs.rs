@@ -105,11 +105,19 @@ async fn spec_and_swagger_ui() {
                 .send()
                 .await
                 .expect("request");
+            let status = res.status();
+            // OAuth routes answer 404 `not_configured` until their provider is set up.
+            let not_configured = status == 404
+                && res
+                    .text()
+                    .await
+                    .unwrap_or_default()
+                    .contains("not_configured");
             assert!(
-                res.status() != 404 || path.contains('{'),
+                status != 404 || path.contains('{') || not_configured,
                 "documented {method} {path} answers 404"
             );
-            assert_ne!(res.status(), 405, "documented {method} {path} answers 405");
+            assert_ne!(status, 405, "documented {method} {path} answers 405");
         }
     }
 
