@@ -130,6 +130,8 @@ pub struct AuthSettings {
     pub session: Option<crate::auth::settings::SessionSettings>,
     /// Outgoing mail (`EMAIL_*` / `SMTP_*`): see `mail`.
     pub mail: Option<crate::mail::MailSettings>,
+    /// Google / Microsoft sign-in (`GOOGLE_*`, `MICROSOFT_*`, `OAUTH_CALLBACK_BASE_URL`).
+    pub oauth: Option<crate::auth::oauth::OAuthSettings>,
 }
 
 impl AuthSettings {
@@ -144,10 +146,14 @@ impl AuthSettings {
         let mail = crate::mail::MailSettings::from_lookup(lookup)
             .map_err(|errors| errors.into_iter().for_each(|e| problems.push(e)))
             .ok();
+        let oauth = crate::auth::oauth::OAuthSettings::from_lookup(lookup)
+            .map_err(|errors| errors.into_iter().for_each(|e| problems.push(e)))
+            .ok();
         AuthSettings {
             refresh_token_retention: Duration::from_millis(retention_ms),
             session,
             mail,
+            oauth,
         }
     }
 }

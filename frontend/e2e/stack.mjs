@@ -56,8 +56,9 @@ let built = false;
  */
 export function binaries() {
   const bins = {
-    backend: process.env.E2E_BACKEND_BIN ?? join(repoRoot, 'target', 'debug', 'backend'),
-    runway: process.env.E2E_RUNWAY_BIN ?? join(repoRoot, 'target', 'debug', 'runway'),
+    // Absolute: runway runs from a temporary directory.
+    backend: resolve(process.env.E2E_BACKEND_BIN ?? join(repoRoot, 'target', 'debug', 'backend')),
+    runway: resolve(process.env.E2E_RUNWAY_BIN ?? join(repoRoot, 'target', 'debug', 'runway')),
   };
   if (!built && !(process.env.E2E_BACKEND_BIN && process.env.E2E_RUNWAY_BIN)) {
     log('cargo build -p backend -p runway (first build can take minutes)…');
@@ -346,7 +347,7 @@ async function startRunwayStack({ name, accessTtlMs }) {
     stopped = true;
     const r = runwayCli(runway, dir, ['down'], env);
     saveLogs();
-    if (r.status !== 0) log(`${name}: runway down exited ${r.status}: ${r.stderr}`);
+    if (r.status !== 0) log(`${name}: runway down failed: ${r.error?.message ?? `exit ${r.status ?? r.signal}`} ${r.stderr ?? ''}`);
     rmSync(dir, { recursive: true, force: true });
   };
   // A test run that dies before its after() hook must not leave the daemon serving.
@@ -356,7 +357,7 @@ async function startRunwayStack({ name, accessTtlMs }) {
   try {
     const up = runwayCli(runway, dir, ['up', '--detach'], env);
     if (up.status !== 0) {
-      throw new Error(`runway up --detach exited ${up.status ?? up.signal}:\n${up.stdout}\n${up.stderr}\nLogs (${logsDir}):\n${logTail()}`);
+      throw new Error(`runway up --detach ${up.error ? `could not run: ${up.error.message}` : `exited ${up.status ?? up.signal}`}:\n${up.stdout}\n${up.stderr}\nLogs (${logsDir}):\n${logTail()}`);
     }
     await waitFor(`${baseUrl}/api/health`, { timeoutMs: 60_000, name: "runway's proxy to the backend", logFile: join(logsDir, 'backend-out.log') });
     const missing = await missingApi(baseUrl);
