@@ -215,7 +215,8 @@ async function twoPorts() {
 
 /**
  * Starts the stack. `accessTtlMs` shortens the access token's life (the refresh test); `front`
- * is `runway` (default), `vite` or `nginx`. Returns { baseUrl, backendUrl, dataDir, stop() }.
+ * is `runway` (default), `vite` or `nginx`. Returns { baseUrl, backendUrl, dataDir, stop() }, and
+ * with runway also `runway(...args)` (its CLI for this stack).
  */
 export async function startStack({ name = 'stack', accessTtlMs, front = process.env.E2E_FRONT ?? 'runway' } = {}) {
   if (!existsSync(join(frontendDir, 'dist', 'index.html'))) throw new Error('frontend/dist is missing: run `npm run build` first (npm run e2e does)');
@@ -364,7 +365,8 @@ async function startRunwayStack({ name, accessTtlMs }) {
     if (missing) throw new Error(missing);
     await waitFor(`${baseUrl}/login`, { timeoutMs: 10_000, name: "runway's static route (frontend/dist)", logFile: join(logsDir, 'runway-console.log') });
     log(`${name}: runway ${baseUrl} (proxy → backend ${backendUrl}; state ${dir})`);
-    return { baseUrl, backendUrl, dataDir, stop };
+    // `runway(...args)`: the CLI against this stack (e.g. `stop backend`), as a user would run it.
+    return { baseUrl, backendUrl, dataDir, stop, runway: (...args) => runwayCli(runway, dir, args, env) };
   } catch (e) {
     e.message += `\n${logTail()}`;
     await stop();
