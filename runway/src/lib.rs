@@ -12,9 +12,14 @@
 //!   supervisor is [`proxy::UpstreamTable`]: the supervisor publishes where each manifest
 //!   process listens and whether it is ready; the proxy routes and holds requests by it.
 
+pub mod checks;
 pub mod cli;
 pub mod daemon;
+pub mod db;
+pub mod deploy;
+pub mod jobs;
 pub mod logs;
 pub mod manifest;
+pub mod pipeline;
 pub mod proxy;
 pub mod supervisor;
