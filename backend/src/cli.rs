@@ -88,7 +88,7 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(command: Command, config: Arc<Config>) -> anyhow::Result<()> {
-    if let Some(file) = &config.env_file {
+    if let Some(file) = config.env_file.as_ref().filter(|f| f.is_file()) {
         tracing::info!("loaded {}", file.display());
     }
     let db = crate::db::connect(&config).await?;

@@ -130,6 +130,8 @@ pub struct AuthSettings {
     pub session: Option<crate::auth::settings::SessionSettings>,
     /// Outgoing mail (`EMAIL_*` / `SMTP_*`): see `mail`.
     pub mail: Option<crate::mail::MailSettings>,
+    /// Google / Microsoft sign-in (`GOOGLE_*`, `MICROSOFT_*`, `OAUTH_CALLBACK_BASE_URL`).
+    pub oauth: Option<crate::auth::oauth::OAuthSettings>,
 }
 
 impl AuthSettings {
@@ -144,10 +146,14 @@ impl AuthSettings {
         let mail = crate::mail::MailSettings::from_lookup(lookup)
             .map_err(|errors| errors.into_iter().for_each(|e| problems.push(e)))
             .ok();
+        let oauth = crate::auth::oauth::OAuthSettings::from_lookup(lookup)
+            .map_err(|errors| errors.into_iter().for_each(|e| problems.push(e)))
+            .ok();
         AuthSettings {
             refresh_token_retention: Duration::from_millis(retention_ms),
             session,
             mail,
+            oauth,
         }
     }
 }
@@ -220,10 +226,22 @@ impl fmt::Display for ConfigError {
 }
 
 /// A snapshot of the variables: `.env` file first, real environment on top.
-#[derive(Clone, Debug, Default)]
+/// `Debug` shows the names only: values may be secrets.
+#[derive(Clone, Default)]
 pub struct Env {
     vars: HashMap<String, String>,
     pub file: Option<PathBuf>,
+}
+
+impl fmt::Debug for Env {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut keys: Vec<&String> = self.vars.keys().collect();
+        keys.sort();
+        f.debug_struct("Env")
+            .field("names", &keys)
+            .field("file", &self.file)
+            .finish()
+    }
 }
 
 impl Env {
@@ -546,8 +564,22 @@ fn database_from_env(
     let name = env.get("DB_NAME").unwrap_or_default().trim();
     let user = env.get("DB_USER").unwrap_or_default().trim();
     let pass = env.get("DB_PASS").unwrap_or_default();
+    // TLS to a server on this machine only costs startup time (loading the system roots):
+    // off for loopback hosts unless DB_SSLMODE says otherwise.
+    let loopback = matches!(host, "127.0.0.1" | "localhost" | "::1");
+    let sslmode = match env.get("DB_SSLMODE").map(str::trim) {
+        Some(m @ ("disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full")) => m,
+        Some(other) => {
+            problems.push(format!(
+                "DB_SSLMODE={other:?} is not one of disable, allow, prefer, require, verify-ca, verify-full"
+            ));
+            "prefer"
+        }
+        None if loopback => "disable",
+        None => "prefer",
+    };
     let url = format!(
-        "postgres://{}:{}@{}/{}",
+        "postgres://{}:{}@{}/{}?sslmode={sslmode}",
         percent_encode(user),
         percent_encode(pass),
         if host.contains(':') {
@@ -640,9 +672,54 @@ mod tests {
             ("DB_PASS", "p@ss/word"),
         ]))
         .expect("valid");
-        assert_eq!(c.database.url(), "postgres://u:p%40ss%2Fword@db:5432/app");
+        assert_eq!(
+            c.database.url(),
+            "postgres://u:p%40ss%2Fword@db:5432/app?sslmode=prefer"
+        );
         assert!(!format!("{c:?}").contains("p@ss"));
         assert_eq!(c.database.describe(), "PostgreSQL at db:5432");
+    }
+
+    #[test]
+    fn sslmode_defaults_to_disable_on_loopback_only() {
+        let base = [
+            ("NODE_ENV", "dev_stage"),
+            ("SECRET_KEY", "k"),
+            ("DB_PORT", "5432"),
+            ("DB_NAME", "app"),
+            ("DB_USER", "u"),
+            ("DB_PASS", "p"),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut v = base.to_vec();
+            v.extend_from_slice(extra);
+            Config::from_env(&env(&v))
+        };
+        let local = with(&[("DB_HOST", "127.0.0.1")]).expect("valid");
+        assert!(local.database.url().ends_with("?sslmode=disable"));
+        let remote = with(&[("DB_HOST", "db.internal")]).expect("valid");
+        assert!(remote.database.url().ends_with("?sslmode=prefer"));
+        let forced = with(&[("DB_HOST", "127.0.0.1"), ("DB_SSLMODE", "require")]).expect("valid");
+        assert!(forced.database.url().ends_with("?sslmode=require"));
+        let err = with(&[("DB_HOST", "h"), ("DB_SSLMODE", "maybe")]).unwrap_err();
+        assert!(err.problems[0].contains("DB_SSLMODE"), "{:?}", err.problems);
+    }
+
+    #[test]
+    fn debug_never_shows_values() {
+        let e = env(&[("SECRET_KEY", "hunter2-value"), ("DB_PASS", "pw-value")]);
+        let shown = format!("{e:?}");
+        assert!(shown.contains("SECRET_KEY"), "{shown}");
+        assert!(
+            !shown.contains("hunter2-value") && !shown.contains("pw-value"),
+            "{shown}"
+        );
+        let c = Config::from_env(&env(&[
+            ("SECRET_KEY", "hunter2-value"),
+            ("DATA_DIR", "/tmp/x"),
+        ]))
+        .expect("valid");
+        assert!(!format!("{c:?}").contains("hunter2-value"));
     }
 
     #[test]

@@ -579,3 +579,88 @@ async fn soft_delete_and_bad_input(db: TestDb) {
     assert_eq!(s, 422);
 }
 db_test!(soft_delete, soft_delete_and_bad_input);
+
+/// An administrator cannot lock themselves out through the CRUD API: deleting, disabling or
+/// re-roling their own account, setting their own password there, deleting the role they hold or
+/// flipping its global access all answer 403, and their session keeps working afterwards.
+async fn no_self_lockout(db: TestDb) {
+    let app = spawn(&db).await;
+    let (jar, token, me) = app.signin(SUPER, PASS).await;
+    let my_id = me["id"].as_str().unwrap().to_string();
+    let my_role = me["role"]["id"].as_str().unwrap().to_string();
+    let (_, roles) = get_json(&app, &token, "/api/roles?limit=100").await;
+    let other_role = roles["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "User")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let refused: Vec<(Method, String, Value)> = vec![
+        (Method::DELETE, format!("/api/users/{my_id}"), Value::Null),
+        (
+            Method::POST,
+            "/api/users/deleteByIds".into(),
+            json!({"data": [my_id]}),
+        ),
+        (
+            Method::PUT,
+            format!("/api/users/{my_id}"),
+            json!({"id": my_id, "data": {"disabled": true}}),
+        ),
+        (
+            Method::PUT,
+            format!("/api/users/{my_id}"),
+            json!({"id": my_id, "data": {"app_role": other_role}}),
+        ),
+        (
+            Method::PUT,
+            format!("/api/users/{my_id}"),
+            json!({"id": my_id, "data": {"password": "another-password-1"}}),
+        ),
+        (Method::DELETE, format!("/api/roles/{my_role}"), Value::Null),
+        (
+            Method::PUT,
+            format!("/api/roles/{my_role}"),
+            json!({"id": my_role, "data": {"globalAccess": false}}),
+        ),
+    ];
+    for (method, path, body) in refused {
+        let res = app
+            .bearer_req(
+                method.clone(),
+                &path,
+                &token,
+                (!body.is_null()).then_some(body.clone()),
+            )
+            .await;
+        let (status, code, message) = error_of(res).await;
+        assert_eq!(status, 403, "{method} {path} {body}: {message}");
+        assert_eq!(code, "forbidden");
+        assert!(message.starts_with("You cannot"), "{message}");
+    }
+
+    // Still signed in, still the same role with global access; the old password still works.
+    assert_eq!(app.me_status(&jar).await, 200);
+    let (_, me) = get_json(&app, &token, "/api/auth/me").await;
+    assert_eq!(me["role"]["id"], my_role.as_str());
+    assert_eq!(me["role"]["globalAccess"], true);
+    app.signin(SUPER, PASS).await;
+
+    // Renaming yourself, or keeping your own role, is still allowed.
+    let (status, body) = send(
+        &app,
+        &token,
+        Method::PUT,
+        &format!("/api/users/{my_id}"),
+        json!({"id": my_id, "data": {"firstName": "Renamed", "app_role": my_role}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, me) = get_json(&app, &token, "/api/auth/me").await;
+    assert_eq!(me["firstName"], "Renamed");
+}
+db_test!(self_lockout, no_self_lockout);

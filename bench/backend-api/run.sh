@@ -5,7 +5,7 @@
 #
 #   bash bench/backend-api/run.sh            # needs PostgreSQL (PG_URL), wrk, node, pgbench
 #
-# Env: PG_URL (default postgres://postgres:postgres@127.0.0.1:5432/postgres), DURATION (10s),
+# Env: PG_URL (default postgres://postgres:postgres@127.0.0.1:5432/postgres), DURATION (10s), RUNS (3),
 # CONNECTIONS (64), RUST_PORT (43101), EXPRESS_PORT (43180). Uses ports 43100-43199 only.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -13,6 +13,7 @@ ROOT=$PWD
 
 PG_URL=${PG_URL:-postgres://postgres:postgres@127.0.0.1:5432/postgres}
 DURATION=${DURATION:-10s}
+RUNS=${RUNS:-3}
 CONNECTIONS=${CONNECTIONS:-64}
 RUST_PORT=${RUST_PORT:-43101}
 EXPRESS_PORT=${EXPRESS_PORT:-43180}
@@ -95,16 +96,33 @@ EXPRESS_TOKEN=$(token "$EXPRESS_PORT" bench1@runway.test)
 
 RUST_IDLE=$(rss_mb "$RUST_PID"); EXPRESS_IDLE=$(rss_mb "$EXPRESS_PID")
 
+# RUNS rounds; in each, every route is measured on both sides back to back (interleaved, so
+# background load hits both alike). The table reports the median of the rounds.
 declare -A R
-for side in rust express; do
-  if [ $side = rust ]; then port=$RUST_PORT; tok=$RUST_TOKEN; email=$ADMIN_EMAIL; else port=$EXPRESS_PORT; tok=$EXPRESS_TOKEN; email=bench1@runway.test; fi
-  say "$side: GET /api/auth/me"
-  R[$side.me]=$(run_wrk "$side-me" "http://127.0.0.1:$port/api/auth/me" -H "Authorization: Bearer $tok")
-  say "$side: GET /api/users?limit=20"
-  R[$side.users]=$(run_wrk "$side-users" "http://127.0.0.1:$port/api/users?limit=20" -H "Authorization: Bearer $tok")
-  say "$side: POST /api/auth/signin/local"
-  R[$side.signin]=$(BENCH_EMAIL=$email BENCH_PASSWORD=$PASSWORD run_wrk "$side-signin" "http://127.0.0.1:$port/api/auth/signin/local" -s bench/backend-api/signin.lua)
+for round in $(seq 1 "$RUNS"); do
+  for route in me users signin; do
+    for side in rust express; do
+      if [ $side = rust ]; then port=$RUST_PORT; tok=$RUST_TOKEN; email=$ADMIN_EMAIL; else port=$EXPRESS_PORT; tok=$EXPRESS_TOKEN; email=bench1@runway.test; fi
+      say "round $round/$RUNS, $side: $route"
+      case $route in
+        me) r=$(run_wrk "$side-me-$round" "http://127.0.0.1:$port/api/auth/me" -H "Authorization: Bearer $tok") ;;
+        users) r=$(run_wrk "$side-users-$round" "http://127.0.0.1:$port/api/users?limit=20" -H "Authorization: Bearer $tok") ;;
+        signin) r=$(BENCH_EMAIL=$email BENCH_PASSWORD=$PASSWORD run_wrk "$side-signin-$round" "http://127.0.0.1:$port/api/auth/signin/local" -s bench/backend-api/signin.lua) ;;
+      esac
+      R[$side.$route]+="$r"$'\n'
+    done
+  done
 done
+# Median of each column over the rounds (non-2xx: the sum).
+median() { # "lines of: rps p50 p99 bad" → the same, medians (bad: summed)
+  local col out=""
+  for col in 1 2 3; do
+    out+="$(printf '%s' "$1" | awk -v c=$col 'NF {print $c}' | sort -g |
+      awk '{a[NR]=$1} END {printf "%s ", (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}')"
+  done
+  printf '%s%s\n' "$out" "$(printf '%s' "$1" | awk 'NF {s+=$4} END {print s+0}')"
+}
+for k in "${!R[@]}"; do R[$k]=$(median "${R[$k]}"); done
 RUST_LOADED=$(hwm_mb "$RUST_PID"); EXPRESS_LOADED=$(hwm_mb "$EXPRESS_PID")
 
 say "pgbench -S -c $CONNECTIONS (ceiling for a one-query route)"
@@ -127,6 +145,7 @@ PGB=$("$PGBENCH" -S -n -c "$CONNECTIONS" -j 2 -T "${DURATION%s}" "$PG_BASE/$PGBE
   echo "| peak under load (VmHWM) | $RUST_LOADED | $EXPRESS_LOADED |"
   echo
   read -r rr _ <<< "${R[rust.me]}"
+  echo "Medians of $RUNS rounds of $DURATION per route and side; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo "pgbench -S -c $CONNECTIONS: $PGB tps; Rust /me at $(awk -v a="$rr" -v b="$PGB" 'BEGIN { printf "%.0f%%", 100*a/b }') of that ceiling."
 } | tee "$OUT/summary.md"
 

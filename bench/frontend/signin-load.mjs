@@ -8,9 +8,10 @@
 //   - dcl / load: DOMContentLoaded and load from Navigation Timing;
 //   - me: when GET /api/auth/me (the session probe) answered.
 // Also reports the initial JS (entry chunk + its static imports) gzip size from dist/.
-// Fronts, side by side: `vite` (vite preview + its proxy: the seed's `npm run start`) and `nginx`
-// (the seed's nginx serving dist/ and proxying /api).
-// Usage: node bench/frontend/signin-load.mjs [runs=5] [fronts=vite,nginx]   (after `cd frontend && npm run build`)
+// Fronts, side by side: `runway` (`runway up` on a test manifest: its proxy serves dist/ and
+// routes /api to the supervised backend), `vite` (vite preview + its proxy: the seed's
+// `npm run start`) and `nginx` (the seed's nginx serving dist/ and proxying /api).
+// Usage: node bench/frontend/signin-load.mjs [runs=5] [fronts=runway,vite,nginx]   (after `cd frontend && npm run build`)
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -18,7 +19,7 @@ import { launch } from '../../frontend/e2e/browser.mjs';
 import { frontendDir, startStack } from '../../frontend/e2e/stack.mjs';
 
 const runs = Number(process.argv[2] ?? 5);
-const fronts = (process.argv[3] ?? 'vite,nginx').split(',');
+const fronts = (process.argv[3] ?? 'runway,vite,nginx').split(',');
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;

@@ -1,6 +1,6 @@
 // Headless Debian Chromium driven by playwright-core (which downloads no browser). The flags
 // keep Chromium off the network this machine doesn't have.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -9,6 +9,9 @@ import { screenshotDir } from './stack.mjs';
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 export function launch() {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`no Chromium at ${CHROMIUM}: install Debian's (apt-get install chromium; .ci/run does) or set CHROMIUM_PATH`);
+  }
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,

@@ -1,10 +1,13 @@
-// The real stack for the end-to-end tests: the Rust backend (`backend start` on a fresh SQLite
-// data directory, on a free port) and, in front of it, the built frontend on one origin with
-// /api proxied to the backend. The front is runway's proxy when the repo has it
-// (E2E_FRONT=runway), otherwise `vite preview` with its proxy (the default until runway's
-// proxy lands). Everything binds 127.0.0.1; ports come from 44000-44099 when free.
+// The real stack for the end-to-end tests, on a fresh SQLite data directory and free ports
+// (44000-44099 when free), everything bound to 127.0.0.1. The default front is runway itself:
+// `runway up --detach` with a manifest written to a temporary directory (its own state
+// directory, so a developer's running stack on :8080 is untouched) that runs the workspace's
+// `backend start` and puts runway's proxy in front — /api to the backend, / served from
+// frontend/dist with SPA fallback, as in production. `E2E_FRONT=vite` (vite preview and its
+// proxy, the seed's `npm run start`) or `E2E_FRONT=nginx` (the seed's nginx) start the backend
+// directly behind those fronts instead; the sign-in benchmark compares all three.
 import { spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -46,18 +49,28 @@ export async function freePort() {
   return tryListen(0);
 }
 
-let backendBuilt = false;
-/** Builds the backend once per process (a no-op when up to date) and returns the binary. */
-export function backendBinary() {
-  if (process.env.E2E_BACKEND_BIN) return process.env.E2E_BACKEND_BIN;
-  const bin = join(repoRoot, 'target', 'debug', 'backend');
-  if (!backendBuilt) {
-    log('cargo build -p backend (first build can take minutes)…');
-    const r = spawnSync('cargo', ['build', '-p', 'backend'], { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] });
-    if (r.status !== 0) throw new Error('cargo build -p backend failed: see the output above');
-    backendBuilt = true;
+let built = false;
+/**
+ * Builds the backend and runway once per process (a no-op when up to date; the first build can
+ * take minutes) and returns both binaries. E2E_BACKEND_BIN / E2E_RUNWAY_BIN use prebuilt ones.
+ */
+export function binaries() {
+  const bins = {
+    backend: process.env.E2E_BACKEND_BIN ?? join(repoRoot, 'target', 'debug', 'backend'),
+    runway: process.env.E2E_RUNWAY_BIN ?? join(repoRoot, 'target', 'debug', 'runway'),
+  };
+  if (!built && !(process.env.E2E_BACKEND_BIN && process.env.E2E_RUNWAY_BIN)) {
+    log('cargo build -p backend -p runway (first build can take minutes)…');
+    const r = spawnSync('cargo', ['build', '-p', 'backend', '-p', 'runway'], { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] });
+    if (r.status !== 0) throw new Error('cargo build -p backend -p runway failed: see the output above');
   }
-  return bin;
+  built = true;
+  return bins;
+}
+
+/** The backend binary (see binaries()). */
+export function backendBinary() {
+  return binaries().backend;
 }
 
 async function waitFor(url, { timeoutMs, child, name, logFile }) {
@@ -160,23 +173,14 @@ http {
 }
 
 /**
- * Starts backend + front. `accessTtlMs` shortens the access token's life (the refresh test).
- * Returns { baseUrl, backendUrl, stop() }.
+ * The backend's environment: a fresh embedded SQLite database in `dataDir` (no PostgreSQL
+ * settings may leak in from the caller), the seeded admin's password, email links pointing at
+ * the front the browser uses, and optionally a short access-token lifetime.
  */
-export async function startStack({ name = 'stack', accessTtlMs, front: front_kind = process.env.E2E_FRONT ?? 'vite' } = {}) {
-  const bin = backendBinary();
-  if (!existsSync(join(frontendDir, 'dist', 'index.html'))) throw new Error('frontend/dist is missing: run `npm run build` first (npm run e2e does)');
-  const dataDir = mkdtempSync(join(tmpdir(), `runway-e2e-${name}-`));
-  const backendPort = await freePort();
-  let frontPort = await freePort();
-  while (frontPort === backendPort) frontPort = await freePort();
-  const baseUrl = `http://127.0.0.1:${frontPort}`;
-  const env = { ...process.env };
-  // A fresh embedded SQLite database: no PostgreSQL settings may leak in from the caller.
-  for (const k of Object.keys(env)) if (k === 'DATABASE_URL' || k.startsWith('DB_')) delete env[k];
-  Object.assign(env, {
+function backendEnv({ port, dataDir, baseUrl, accessTtlMs }) {
+  const env = {
     NODE_ENV: 'development',
-    PORT: String(backendPort),
+    PORT: String(port),
     BIND_ADDRESS: '127.0.0.1',
     DATA_DIR: dataDir,
     ADMIN_PASS: ADMIN.password,
@@ -186,26 +190,182 @@ export async function startStack({ name = 'stack', accessTtlMs, front: front_kin
     // Links in emails (the development outbox) point at the front the browser uses.
     FRONTEND_URL: baseUrl,
     RUST_LOG: process.env.RUST_LOG ?? 'info',
-  });
+  };
   if (accessTtlMs) env.AUTH_ACCESS_TOKEN_TTL_MS = String(accessTtlMs);
+  return env;
+}
+
+/** The caller's environment without what would point a child at another database or stack. */
+function cleanEnv() {
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) {
+    if (k === 'DATABASE_URL' || k.startsWith('DB_') || k.startsWith('RUNWAY_') || k === 'NODE_ENV') delete env[k];
+  }
+  return env;
+}
+
+/** Two different free ports. */
+async function twoPorts() {
+  const a = await freePort();
+  let b = await freePort();
+  while (b === a) b = await freePort();
+  return [a, b];
+}
+
+/**
+ * Starts the stack. `accessTtlMs` shortens the access token's life (the refresh test); `front`
+ * is `runway` (default), `vite` or `nginx`. Returns { baseUrl, backendUrl, dataDir, stop() }.
+ */
+export async function startStack({ name = 'stack', accessTtlMs, front = process.env.E2E_FRONT ?? 'runway' } = {}) {
+  if (!existsSync(join(frontendDir, 'dist', 'index.html'))) throw new Error('frontend/dist is missing: run `npm run build` first (npm run e2e does)');
+  if (front === 'runway') return startRunwayStack({ name, accessTtlMs });
+  const bin = backendBinary();
+  const dataDir = mkdtempSync(join(tmpdir(), `runway-e2e-${name}-`));
+  const [backendPort, frontPort] = await twoPorts();
+  const baseUrl = `http://127.0.0.1:${frontPort}`;
+  const env = { ...cleanEnv(), ...backendEnv({ port: backendPort, dataDir, baseUrl, accessTtlMs }) };
   const backend = startProcess(`${name}-backend`, bin, ['start'], { cwd: repoRoot, env });
   const backendUrl = `http://127.0.0.1:${backendPort}`;
   const stop = async () => {
-    await Promise.all([stopProcess(front?.child), stopProcess(backend.child)]);
+    await Promise.all([stopProcess(front_?.child), stopProcess(backend.child)]);
     rmSync(dataDir, { recursive: true, force: true });
-    if (front?.dir) rmSync(front.dir, { recursive: true, force: true });
+    if (front_?.dir) rmSync(front_.dir, { recursive: true, force: true });
   };
-  let front;
+  let front_;
   try {
     await waitFor(`${backendUrl}/api/health`, { timeoutMs: 60_000, child: backend.child, name: 'backend', logFile: backend.logFile });
     const missing = await missingApi(backendUrl);
     if (missing) throw new Error(missing);
-    front = startFront(front_kind, { name, frontPort, backendUrl });
-    await waitFor(`${baseUrl}/login`, { timeoutMs: 30_000, child: front.child, name: `front (${front_kind})`, logFile: front.logFile });
-    await waitFor(`${baseUrl}/api/health`, { timeoutMs: 10_000, name: 'the /api proxy', logFile: front.logFile });
-    log(`${name}: front (${front_kind}) ${baseUrl} → backend ${backendUrl} (data ${dataDir})`);
+    front_ = startFront(front, { name, frontPort, backendUrl });
+    await waitFor(`${baseUrl}/login`, { timeoutMs: 30_000, child: front_.child, name: `front (${front})`, logFile: front_.logFile });
+    await waitFor(`${baseUrl}/api/health`, { timeoutMs: 10_000, name: 'the /api proxy', logFile: front_.logFile });
+    log(`${name}: front (${front}) ${baseUrl} → backend ${backendUrl} (data ${dataDir})`);
     return { baseUrl, backendUrl, dataDir, stop };
   } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+/** A TOML basic string (JSON's escapes are TOML's). */
+const tomlString = (v) => JSON.stringify(String(v));
+
+/**
+ * The test manifest: runway's proxy on `proxyPort` in front of the workspace's backend on
+ * `backendPort`, and frontend/dist served statically with SPA fallback (production's `/`
+ * route). Absolute paths, so it works from a temporary directory.
+ */
+export function testManifest({ proxyPort, backendPort, backendBin, env }) {
+  const envLines = Object.entries(env)
+    .map(([k, v]) => `${k} = ${tomlString(v)}`)
+    .join('\n');
+  return `# Written by frontend/e2e/stack.mjs for one test run.
+[proxy]
+listen = [${tomlString(`127.0.0.1:${proxyPort}`)}]
+
+[[route]]
+path = "/api"
+process = "backend"
+
+[[route]]
+path = "/"
+static = ${tomlString(join(frontendDir, 'dist'))}
+
+[[process]]
+name = "backend"
+command = [${tomlString(backendBin)}, "start"]
+cwd = ${tomlString(repoRoot)}
+port = ${backendPort}
+readiness = { http = "/api/ready", interval = "250ms", timeout = "2s", failure_threshold = 3 }
+restart = "on-failure"
+stop_timeout = "10s"
+
+[process.env]
+${envLines}
+`;
+}
+
+/** Runs the runway CLI against the test manifest and state directory; returns spawnSync's result. */
+function runwayCli(runway, dir, args, env) {
+  return spawnSync(runway, ['--config', join(dir, 'runway.toml'), '--home', join(dir, 'home'), '--mode', 'development', ...args], {
+    cwd: dir,
+    env,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+}
+
+/** Whether `runway` is runway's CLI with the `up` verb. */
+function runwayHasUp(runway) {
+  const help = spawnSync(runway, ['--help'], { encoding: 'utf8' });
+  return help.status === 0 && /^\s+up\s/m.test(help.stdout ?? '');
+}
+
+/**
+ * `runway up --detach` on a test manifest in a temporary directory (manifest, state directory
+ * and data directory all inside it), then `runway down` to stop. Fails, saying how to fix it,
+ * when the runway binary has no `up` (runway's CLI not built).
+ */
+async function startRunwayStack({ name, accessTtlMs }) {
+  const { backend: backendBin, runway } = binaries();
+  if (!runwayHasUp(runway)) {
+    throw new Error(
+      `${runway} is not runway's CLI (no \`up\` in its --help): build it with \`cargo build -p runway\` from a checkout that has the supervisor, ` +
+        'point E2E_RUNWAY_BIN at one, or run the suite against another front with E2E_FRONT=vite|nginx',
+    );
+  }
+  const dir = mkdtempSync(join(tmpdir(), `runway-e2e-${name}-`));
+  const dataDir = join(dir, 'data');
+  mkdirSync(dataDir);
+  const [backendPort, proxyPort] = await twoPorts();
+  const baseUrl = `http://127.0.0.1:${proxyPort}`;
+  const backendUrl = `http://127.0.0.1:${backendPort}`;
+  writeFileSync(join(dir, 'runway.toml'), testManifest({ proxyPort, backendPort, backendBin, env: backendEnv({ port: backendPort, dataDir, baseUrl, accessTtlMs }) }));
+  const env = cleanEnv();
+  const logsDir = join(dir, 'home', 'logs');
+  const saveLogs = () => {
+    try {
+      cpSync(logsDir, join(outputDir, `${name}-runway-logs`), { recursive: true });
+    } catch {
+      /* nothing logged yet */
+    }
+  };
+  const logTail = () => {
+    saveLogs();
+    let files;
+    try {
+      files = readdirSync(logsDir).filter((f) => f.endsWith('.log'));
+    } catch {
+      return '(no runway logs)';
+    }
+    return files.map((f) => `--- ${f}\n${tail(join(logsDir, f), 20)}`).join('\n');
+  };
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    const r = runwayCli(runway, dir, ['down'], env);
+    saveLogs();
+    if (r.status !== 0) log(`${name}: runway down exited ${r.status}: ${r.stderr}`);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  // A test run that dies before its after() hook must not leave the daemon serving.
+  process.once('exit', () => {
+    if (!stopped) runwayCli(runway, dir, ['down'], env);
+  });
+  try {
+    const up = runwayCli(runway, dir, ['up', '--detach'], env);
+    if (up.status !== 0) {
+      throw new Error(`runway up --detach exited ${up.status ?? up.signal}:\n${up.stdout}\n${up.stderr}\nLogs (${logsDir}):\n${logTail()}`);
+    }
+    await waitFor(`${baseUrl}/api/health`, { timeoutMs: 60_000, name: "runway's proxy to the backend", logFile: join(logsDir, 'backend-out.log') });
+    const missing = await missingApi(baseUrl);
+    if (missing) throw new Error(missing);
+    await waitFor(`${baseUrl}/login`, { timeoutMs: 10_000, name: "runway's static route (frontend/dist)", logFile: join(logsDir, 'runway-console.log') });
+    log(`${name}: runway ${baseUrl} (proxy → backend ${backendUrl}; state ${dir})`);
+    return { baseUrl, backendUrl, dataDir, stop };
+  } catch (e) {
+    e.message += `\n${logTail()}`;
     await stop();
     throw e;
   }
@@ -246,10 +406,13 @@ export async function linkFromOutbox(dataDir, path, { to, timeoutMs = 10_000 } =
       /* the outbox appears with the first message */
     }
     for (const f of files) {
-      // Undo quoted-printable soft line breaks and escapes so a long link reads whole.
-      const text = readFileSync(f, 'utf8')
-        .replace(/=\r?\n/g, '')
-        .replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
+      // A quoted-printable message: undo soft line breaks and escapes so a long link reads
+      // whole. Only then: in a 7bit message (what the backend writes now) "token=4B…" is the
+      // link itself, and decoding "=4B" would corrupt one token in sixteen.
+      let text = readFileSync(f, 'utf8');
+      if (/^content-transfer-encoding:\s*quoted-printable/im.test(text)) {
+        text = text.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
+      }
       if (to && !text.toLowerCase().includes(to.toLowerCase())) continue;
       const m = new RegExp(`https?://[^\\s"<>]*${path.replace(/[/.]/g, '\\$&')}\\?token=[A-Za-z0-9_-]+`).exec(text);
       if (m) return m[0];

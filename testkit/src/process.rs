@@ -26,6 +26,7 @@ const CONFIG_VARS: &[&str] = &[
     "DB_NAME",
     "DB_USER",
     "DB_PASS",
+    "DB_SSLMODE",
     "DB_POOL_MAX",
     "DB_CONNECT_ATTEMPTS",
     "ALLOWED_ORIGINS",

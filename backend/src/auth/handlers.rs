@@ -74,6 +74,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(verify_email))
         .routes(routes!(update_profile))
         .routes(routes!(email_configured))
+        .routes(routes!(super::oauth::google))
+        .routes(routes!(super::oauth::google_callback))
+        .routes(routes!(super::oauth::microsoft))
+        .routes(routes!(super::oauth::microsoft_callback))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

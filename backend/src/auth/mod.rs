@@ -3,7 +3,8 @@
 //!
 //! Map: [`settings`] (AUTH_* variables), [`jwt`], [`tokens`] (opaque secrets), [`cookies`],
 //! [`client_ip`] + [`rate_limit`], [`csrf`], [`principal`] (who is calling, one query),
-//! [`extract`] (the `Auth` extractor), [`sessions`] (refresh families), [`handlers`] (routes).
+//! [`extract`] (the `Auth` extractor), [`sessions`] (refresh families), [`handlers`] (routes),
+//! [`oauth`] (Google / Microsoft sign-in).
 
 pub mod client_ip;
 pub mod cookies;
@@ -12,6 +13,7 @@ pub mod domain;
 pub mod extract;
 pub mod handlers;
 pub mod jwt;
+pub mod oauth;
 pub mod one_time;
 pub mod principal;
 pub mod rate_limit;
@@ -41,6 +43,10 @@ pub struct AuthState {
     /// Origins accepted by the CSRF check besides our own host (ALLOWED_ORIGINS).
     pub allowed_origins: Vec<String>,
     pub mode: Mode,
+    /// Configured OAuth providers (none unless their client id/secret are set).
+    pub oauth: oauth::OAuthSettings,
+    /// Client for the OAuth token and userinfo endpoints.
+    pub http: reqwest::Client,
     /// A hash verified when the email is unknown, so both failures cost the same argon2 work.
     dummy_hash: tokio::sync::OnceCell<String>,
 }
@@ -64,8 +70,16 @@ impl AuthState {
             CorsOrigins::List(list) => list.clone(),
             CorsOrigins::ReflectAny => Vec::new(),
         };
+        let oauth = config.auth.oauth.clone().unwrap_or_default();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .context("building the OAuth HTTP client")?;
         Ok(AuthState {
             keys,
+            oauth,
+            http,
             limiter: rate_limit::RateLimiter::new(
                 settings.rate_limit_max,
                 settings.rate_limit_window,

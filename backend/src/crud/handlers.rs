@@ -69,7 +69,7 @@ pub struct ListParams {
     /// Field to sort by (unknown → 400).
     pub field: Option<String>,
     /// `asc` or `desc` (default desc).
-    #[param(pattern = "^(?i)(asc|desc)$")]
+    #[param(pattern = "^([aA][sS][cC]|[dD][eE][sS][cC])$")]
     pub sort: Option<String>,
     /// `csv` for a CSV attachment of the same query (all pages unless `limit` is given).
     #[param(pattern = "^csv$")]

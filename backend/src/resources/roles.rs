@@ -164,6 +164,16 @@ impl Resource for Roles {
         if (current.global_access || data.global_access == Some(true)) && !actor.global_access() {
             return Err(only_global());
         }
+        let own = actor.role.as_ref().is_some_and(|r| r.id == id);
+        if own
+            && data
+                .global_access
+                .is_some_and(|g| g != current.global_access)
+        {
+            return Err(AppError::forbidden(
+                "You cannot change the global access of the role you hold",
+            ));
+        }
         let mut row = roles::ActiveModel {
             id: Set(id),
             updated_at: Set(Utc::now()),
@@ -195,11 +205,16 @@ impl Resource for Roles {
         if found.iter().any(|r| r.global_access) && !actor.global_access() {
             return Err(only_global());
         }
-        let txn = state.db.begin().await?;
+        if actor.role.as_ref().is_some_and(|own| ids.contains(&own.id)) {
+            return Err(AppError::forbidden("You cannot delete the role you hold"));
+        }
+        // Read before the transaction: on SQLite a transaction that reads first and then
+        // writes cannot wait for the write lock and fails with "database is locked".
         let holders = users::Entity::find()
             .filter(users::Column::RoleId.is_in(ids.clone()))
-            .all(&txn)
+            .all(&state.db)
             .await?;
+        let txn = state.db.begin().await?;
         for u in holders {
             crate::auth::sessions::end_all(&txn, u.id, "role_deleted").await?;
         }

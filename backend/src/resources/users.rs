@@ -280,6 +280,19 @@ impl Resource for Users {
                 "You may change only your name and phone number here (use /api/auth/password-update for the password)",
             ));
         }
+        // No locking yourself out through the admin API.
+        if id == actor.id
+            && (data.disabled == Some(true)
+                || data.password.is_some()
+                || data
+                    .app_role
+                    .is_some_and(|r| actor.role.as_ref().is_none_or(|own| own.id != r)))
+        {
+            return Err(AppError::forbidden(
+                "You cannot disable yourself, change your own role or set your password here \
+                 (use /api/auth/password-update)",
+            ));
+        }
         let current = users::Entity::find_by_id(id)
             .one(&state.db)
             .await?
@@ -357,6 +370,9 @@ impl Resource for Users {
     }
 
     async fn delete(state: &AppState, actor: &Principal, ids: Vec<Uuid>) -> Result<u64, AppError> {
+        if ids.contains(&actor.id) {
+            return Err(AppError::forbidden("You cannot delete your own account"));
+        }
         let live = crate::crud::engine::existing::<Users>(&state.db, &ids).await?;
         if live.is_empty() {
             return Ok(0);

@@ -9,6 +9,9 @@ use toml::Spanned;
 
 use super::units::{Bytes, Dur, Signal};
 use super::{Condition, Overlap, RestartPolicy};
+use crate::deploy::DeployConfig;
+use crate::deploy::manifest::ModeSections;
+use crate::pipeline::StepConfig;
 use crate::proxy::config::{ProxyConfig, RouteConfig};
 
 #[derive(Debug, Deserialize)]
@@ -24,6 +27,26 @@ pub struct RawManifest {
     pub process: Vec<Spanned<RawProcess>>,
     #[serde(default)]
     pub job: Vec<Spanned<RawJob>>,
+    /// `[[step]]`: the build pipeline (owned by `pipeline`).
+    #[serde(default)]
+    pub step: Vec<Spanned<StepConfig>>,
+    /// `[deploy]` (owned by `deploy`).
+    #[serde(default)]
+    pub deploy: Option<DeployConfig>,
+    /// `[modes.MODE]`: per-mode route replacements.
+    #[serde(default)]
+    pub modes: BTreeMap<String, Spanned<ModeSections>>,
+    /// `[up]`: what `runway up` prints once everything is ready.
+    #[serde(default)]
+    pub up: Option<RawUp>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUp {
+    /// A line per mode (e.g. the development login).
+    #[serde(default)]
+    pub notes: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]

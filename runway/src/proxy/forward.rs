@@ -29,6 +29,12 @@ pub type Client = HyperClient<HttpConnector, Outgoing>;
 /// yet), retry this often within the retry window.
 const REFUSED_POLL: Duration = Duration::from_millis(50);
 
+/// An idempotent request whose connection died under it (a kept-alive connection the upstream
+/// had closed, or the upstream killed mid-request) is tried again on a fresh attempt, this many
+/// times at most within the retry window: after a `kill -9` every pooled connection to the
+/// dead process fails this way, one after the other.
+const MAX_DEAD_CONNECTION_RETRIES: u32 = 8;
+
 pub fn build_client(config: &ProxyConfig) -> Client {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
@@ -155,7 +161,7 @@ pub async fn forward(
 
     let deadline = Instant::now() + route.retry_window;
     let mut table = upstreams.clone();
-    let mut retried_dead_connection = false;
+    let mut dead_connection_retries = 0u32;
     loop {
         let addr = match &route.target {
             Target::Upstream(addr) => *addr,
@@ -248,9 +254,17 @@ pub async fn forward(
                     tracing::warn!("proxy: cannot connect to {addr}: {err}");
                     return bad_gateway(&format!("cannot connect to the upstream at {addr}"));
                 }
-                if idempotent && body_intact && !retried_dead_connection {
-                    // A kept-alive connection the upstream had closed: one fresh attempt.
-                    retried_dead_connection = true;
+                if idempotent
+                    && body_intact
+                    && dead_connection_retries < MAX_DEAD_CONNECTION_RETRIES
+                    && Instant::now() < deadline
+                {
+                    // The first retry is immediate (a stale keep-alive connection); later ones
+                    // give the supervisor a moment to notice a dead process.
+                    dead_connection_retries += 1;
+                    if dead_connection_retries > 1 {
+                        wait_for_change(&mut table, deadline, Some(REFUSED_POLL)).await;
+                    }
                     continue;
                 }
                 tracing::warn!("proxy: upstream {addr} failed: {err}");
