@@ -681,5 +681,8 @@ pub fn postgres_env(ctx: &Context, manifest: &Manifest, base: &mut Env) -> Resul
             base.entry(key.to_string()).or_insert_with(|| v.clone());
         }
     }
+    if crate::db::managed::ManagedCluster::load(&ctx.paths.home).is_some() {
+        base.insert(crate::daemon::MANAGED_PG_ENV.into(), "1".into());
+    }
     Ok(())
 }

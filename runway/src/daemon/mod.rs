@@ -299,6 +299,13 @@ fn with_managed_db(
     if manifest.process("postgres").is_some() {
         return Ok(manifest);
     }
+    if cluster.run_as.is_some() {
+        // The server runs as `postgres` (initdb refuses root): it must be able to traverse
+        // the state directory to its cluster. 0711 lets it pass without listing; the logs
+        // directory, which the 0700 home used to cover, is closed on its own.
+        let _ = std::fs::set_permissions(&paths.home, std::fs::Permissions::from_mode(0o711));
+        let _ = std::fs::set_permissions(&paths.logs, std::fs::Permissions::from_mode(0o700));
+    }
     let quote = |argv: Vec<String>| -> String {
         let items: Vec<String> = argv.iter().map(|a| format!("{a:?}")).collect();
         format!("[{}]", items.join(", "))

@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use super::body::{Body, BodyTooLarge, ClientBodyError, IdleTimeout, Outgoing, caused_by};
 use super::config::ProxyConfig;
 use super::error::{error_response, refuse};
-use super::headers::{add_forwarded, prefers_json, strip_hop_by_hop, upgrade_protocol};
+use super::headers::{Peer, add_forwarded, prefers_json, strip_hop_by_hop, upgrade_protocol};
 use super::routes::{Route, Target};
 use super::{UpstreamState, UpstreamTable};
 
@@ -98,7 +98,7 @@ pub async fn forward(
     upstreams: &UpstreamTable,
     route: &Route,
     mut req: Request<Incoming>,
-    peer: SocketAddr,
+    peer: &Peer,
 ) -> Forwarded {
     let json = prefers_json(req.headers(), req.uri().path());
     let bad_gateway = |message: &str| -> Forwarded {
@@ -193,7 +193,7 @@ pub async fn forward(
         };
         let mut upstream_req = Request::new(outgoing);
         *upstream_req.method_mut() = method.clone();
-        *upstream_req.uri_mut() = upstream_uri(addr, &path);
+        *upstream_req.uri_mut() = upstream_uri(addr, route.authority.as_ref(), &path);
         *upstream_req.version_mut() = Version::HTTP_11;
         *upstream_req.headers_mut() = headers.clone();
 
@@ -274,10 +274,14 @@ pub async fn forward(
     }
 }
 
-fn upstream_uri(addr: SocketAddr, path: &PathAndQuery) -> Uri {
+/// `authority` is the route's fixed upstream, formatted once when the table was compiled.
+fn upstream_uri(addr: SocketAddr, authority: Option<&Authority>, path: &PathAndQuery) -> Uri {
     let mut parts = http::uri::Parts::default();
     parts.scheme = Some(Scheme::HTTP);
-    parts.authority = Authority::try_from(addr.to_string()).ok();
+    parts.authority = match authority {
+        Some(authority) => Some(authority.clone()),
+        None => Authority::try_from(addr.to_string()).ok(),
+    };
     parts.path_and_query = Some(path.clone());
     Uri::from_parts(parts).unwrap_or_default()
 }
