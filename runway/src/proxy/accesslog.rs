@@ -223,25 +223,34 @@ impl Rotating {
 
 async fn write_loop(shared: Arc<Shared>, stop: Arc<Notify>, mut out: Rotating) {
     let mut stopping = false;
+    let mut spare = Vec::with_capacity(FLUSH_BYTES);
     loop {
         tokio::select! {
             _ = shared.wake.notified() => {}
             _ = stop.notified() => stopping = true,
             _ = tokio::time::sleep(Duration::from_millis(200)) => {}
         }
-        let batch = match shared.pending.lock() {
-            Ok(mut pending) if !pending.is_empty() => std::mem::take(&mut *pending),
-            _ => Vec::new(),
-        };
-        if !batch.is_empty() {
+        // Two buffers swapped back and forth keep their capacity: taking a fresh Vec each time
+        // made every batch regrow from nothing, and the churn slowly raised RSS under load.
+        let mut batch = std::mem::take(&mut spare);
+        if let Ok(mut pending) = shared.pending.lock() {
+            std::mem::swap(&mut *pending, &mut batch);
+        }
+        if batch.is_empty() {
+            spare = batch;
+        } else {
             let result = tokio::task::spawn_blocking(move || {
                 let result = out.write(&batch);
-                (out, result)
+                batch.clear();
+                // A burst may have grown it; don't keep that much for good.
+                batch.shrink_to(4 * FLUSH_BYTES);
+                (out, batch, result)
             })
             .await;
             match result {
-                Ok((back, result)) => {
+                Ok((back, buffer, result)) => {
                     out = back;
+                    spare = buffer;
                     if let Err(err) = result {
                         tracing::error!("proxy access log: {err}");
                     }
