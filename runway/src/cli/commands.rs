@@ -367,9 +367,12 @@ pub fn startup(ctx: &Context) -> Result<ExitCode, String> {
     let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
     let common = format!(
         "--config {} --home {}",
-        shell_quote(manifest),
-        shell_quote(&ctx.paths.home)
+        unit_quote(&manifest.display().to_string()),
+        unit_quote(&ctx.paths.home.display().to_string())
     );
+    let exe = unit_quote(&exe.display().to_string());
+    let env_path = unit_quote(&format!("PATH={path}"));
+    let workdir = dir.display().to_string().replace('%', "%%");
     println!(
         "# runway-{project}.service — resurrects the processes saved by `runway save` at boot.
 # Install:  runway startup | sudo tee /etc/systemd/system/runway-{project}.service
@@ -383,8 +386,8 @@ Wants=network-online.target
 [Service]
 Type=simple
 User={user}
-WorkingDirectory={dir}
-Environment=PATH={path}
+WorkingDirectory={workdir}
+Environment={env_path}
 ExecStart={exe} {common} resurrect --foreground
 ExecStop={exe} {common} down
 ExecReload={exe} {common} reload
@@ -397,16 +400,17 @@ RestartSec=2
 [Install]
 WantedBy=multi-user.target",
         dir = dir.display(),
-        exe = exe.display(),
     );
     Ok(ExitCode::SUCCESS)
 }
 
-fn shell_quote(path: &Path) -> String {
-    let text = path.display().to_string();
+/// One word of a unit file's command line or `Environment=`: `%` doubled (systemd expands
+/// `%` specifiers there), double-quoted when it holds anything but plain path characters.
+fn unit_quote(text: &str) -> String {
+    let text = text.replace('%', "%%");
     if text
         .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c))
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+=:%".contains(c))
     {
         text
     } else {

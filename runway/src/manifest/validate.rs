@@ -352,12 +352,12 @@ fn process(ctx: &mut Ctx, entry: &Spanned<RawProcess>, mode: Mode) -> Option<Pro
 
     let cwd = raw
         .cwd
-        .as_deref()
-        .map(|c| ctx.resolve(c))
+        .as_ref()
+        .map(|c| ctx.resolve(c.get_ref()))
         .unwrap_or_else(|| ctx.dir.to_path_buf());
     if !cwd.is_dir() {
         ctx.push(
-            start,
+            raw.cwd.as_ref().map(|c| c.span().start).unwrap_or(start),
             format!("{what}: `cwd` {} is not a directory", cwd.display()),
         );
     }
@@ -379,15 +379,20 @@ fn process(ctx: &mut Ctx, entry: &Spanned<RawProcess>, mode: Mode) -> Option<Pro
     let env_files: Vec<PathBuf> = raw
         .env_file
         .clone()
-        .map(|f| f.into_vec())
+        .map(|f| f.into_inner().into_vec())
         .unwrap_or_default()
         .iter()
         .map(|f| ctx.resolve(f))
         .collect();
+    let env_file_at = raw
+        .env_file
+        .as_ref()
+        .map(|f| f.span().start)
+        .unwrap_or(start);
     for file in &env_files {
         if !file.is_file() {
             ctx.push(
-                start,
+                env_file_at,
                 format!("{what}: `env_file` {} does not exist", file.display()),
             );
         }
