@@ -257,3 +257,44 @@ readiness = {{ exec = ["sh", "-c", "pg_isready -q -h $DB_HOST -p $DB_PORT -d $DB
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn doctor_names_the_program_holding_a_port_and_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    // The test process holds the port the manifest's process needs.
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = held.local_addr().unwrap().port();
+    std::fs::write(
+        dir.path().join("runway.toml"),
+        format!("[[process]]\nname = \"web\"\ncommand = \"sleep 60\"\nport = {port}\n"),
+    )
+    .unwrap();
+    let out = runway(dir.path(), &["doctor"], &[]);
+    assert!(!out.status.success(), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains(&format!(
+            "port {port} (needed by web) is held by another program"
+        )),
+        "{t}"
+    );
+    assert!(t.contains(&format!("pid {}", std::process::id())), "{t}");
+    assert!(t.contains("fix: stop it"), "{t}");
+
+    let json = runway(dir.path(), &["doctor", "--json"], &[]);
+    let findings: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(
+        findings
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["id"] == "port-held"),
+        "{findings}"
+    );
+
+    // Once the port is free, nothing is found and doctor exits 0.
+    drop(held);
+    let out = runway(dir.path(), &["doctor"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("no problems found"), "{}", text(&out));
+}
