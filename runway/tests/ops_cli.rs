@@ -2,7 +2,8 @@
 //! mode with its pipeline, deploy section and per-mode routes; `up` in dev_stage without its
 //! secrets refuses to start and names every missing variable; `db provision` twice on the
 //! throwaway PostgreSQL is idempotent; `up --db postgres` with a managed cluster supervises the
-//! cluster and hands its database to the app.
+//! cluster and hands its database to the app; `doctor` names the program holding a port; a job
+//! added by `reload` is scheduled and runs on demand.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -297,4 +298,37 @@ fn doctor_names_the_program_holding_a_port_and_exits_non_zero() {
     let out = runway(dir.path(), &["doctor"], &[]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("no problems found"), "{}", text(&out));
+}
+
+#[test]
+fn a_job_added_by_reload_is_scheduled_and_runs_on_demand() {
+    let dir = tempfile::tempdir().unwrap();
+    let process = "[[process]]\nname = \"idle\"\ncommand = \"sleep 600\"\n";
+    std::fs::write(dir.path().join("runway.toml"), process).unwrap();
+    let up = runway(dir.path(), &["up", "--detach"], &[]);
+    assert!(up.status.success(), "{}", text(&up));
+    std::fs::write(
+        dir.path().join("runway.toml"),
+        format!("{process}\n[[job]]\nname = \"hello\"\nschedule = \"0 4 * * *\"\ncommand = \"echo hello from the job\"\n"),
+    )
+    .unwrap();
+    let reload = runway(dir.path(), &["reload"], &[]);
+    let run = runway(dir.path(), &["jobs", "run", "hello"], &[]);
+    let status = runway(dir.path(), &["status"], &[]);
+    let logs = runway(dir.path(), &["logs", "job:hello", "-n", "10"], &[]);
+    let down = runway(dir.path(), &["down"], &[]);
+    assert!(reload.status.success(), "{}", text(&reload));
+    assert!(run.status.success(), "{}", text(&run));
+    assert!(text(&run).contains("job `hello`: exit 0"), "{}", text(&run));
+    assert!(
+        text(&status).contains("job hello: 0 4 * * *"),
+        "{}",
+        text(&status)
+    );
+    assert!(
+        text(&logs).contains("hello from the job"),
+        "{}",
+        text(&logs)
+    );
+    assert!(down.status.success());
 }

@@ -597,8 +597,13 @@ impl Daemon {
         }
         let report = self.supervisor.reload(&fresh).await?;
         let jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        if let Some(jobs) = jobs {
-            jobs.reload(&fresh).await?;
+        match jobs {
+            Some(jobs) => jobs.reload(&fresh).await?,
+            // The first [[job]] added by a reload gets a scheduler.
+            None => {
+                let started = integrations::start_jobs(&fresh, &self.supervisor, &self.paths.home)?;
+                *self.jobs.lock().unwrap_or_else(|e| e.into_inner()) = started;
+            }
         }
         *self.manifest.lock().unwrap_or_else(|e| e.into_inner()) = fresh;
         self.log.line(&format!(
