@@ -5,152 +5,15 @@
 //! load: zero failures, the new string served → `rollback` under load: zero failures → `jobs
 //! run cleanup-tokens` runs.
 //!
-//! Cost control (a release build of the backend inside a test is minutes): the backend binary
-//! is taken from `RUNWAY_E2E_BACKEND` when set, else the workspace's `target/debug/backend`
-//! (which `cargo test --workspace` builds before any test runs; built with `cargo build -p
-//! backend` only if missing), and put where the clone's pipeline expects it; `up`/`deploy` get `--skip build-backend`. The
-//! frontend's `node_modules` is hard-linked from the workspace when it has one (then `--skip
-//! install`), else the clone runs `npm ci`. Ports are free ones, written into the clone's
-//! manifest, so a developer's stack on 8080/3000/3001 is not disturbed.
+//! Cost control (prebuilt backend, linked `node_modules`, free ports): see `e2e_support`.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod e2e_support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn sh(dir: &Path, cmd: &str) -> String {
-    let out = Command::new("sh")
-        .args(["-c", cmd])
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "`{cmd}` failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn backend_binary() -> PathBuf {
-    if let Ok(p) = std::env::var("RUNWAY_E2E_BACKEND") {
-        let p = PathBuf::from(p);
-        assert!(
-            p.is_file(),
-            "RUNWAY_E2E_BACKEND={} is not a file",
-            p.display()
-        );
-        return p;
-    }
-    let ws = workspace();
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| ws.join("target"));
-    let bin = target.join("debug/backend");
-    // `cargo test --workspace` builds it before any test runs (the backend's own tests use
-    // it); `cargo build -p backend` alone would resolve features differently and rebuild
-    // dependencies, so it is only the fallback.
-    if !bin.is_file() {
-        let built = Command::new(env!("CARGO"))
-            .args(["build", "-q", "-p", "backend"])
-            .current_dir(&ws)
-            .status()
-            .unwrap();
-        assert!(built.success(), "cargo build -p backend failed");
-    }
-    bin
-}
-
-struct Stack {
-    dir: PathBuf,
-    /// The backend's SQLite directory, outside the clone (a file in it would make the tree
-    /// dirty, which `deploy` refuses).
-    data: PathBuf,
-    up: Option<Child>,
-    out: PathBuf,
-}
-
-impl Stack {
-    fn runway(&self, args: &[&str]) -> std::process::Output {
-        Command::new(env!("CARGO_BIN_EXE_runway"))
-            .args(args)
-            .current_dir(&self.dir)
-            .env_remove("RUNWAY_HOME")
-            .env_remove("RUNWAY_CONFIG")
-            .env_remove("NODE_ENV")
-            .env("DATA_DIR", &self.data)
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.runway(args);
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(out.status.success(), "runway {args:?} failed:\n{text}");
-        text
-    }
-
-    fn output(&self) -> String {
-        let mut s = String::new();
-        if let Ok(mut f) = std::fs::File::open(&self.out) {
-            let _ = f.read_to_string(&mut s);
-        }
-        s
-    }
-
-    fn backend_pid(&self) -> u32 {
-        let status: serde_json::Value =
-            serde_json::from_str(&self.ok(&["status", "--json"])).unwrap();
-        status["processes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["name"] == "backend")
-            .and_then(|p| p["pid"].as_u64())
-            .expect("backend has a pid") as u32
-    }
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.up.take() {
-            // Ctrl-C, as a person would; the daemon stops everything.
-            unsafe {
-                libc::kill(child.id() as i32, libc::SIGINT);
-            }
-            let deadline = Instant::now() + Duration::from_secs(40);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            let _ = child.kill();
-        }
-    }
-}
+use e2e_support::{FreshClone, Stack, sh};
 
 /// Steady load on several paths through the proxy until stopped; counts failures.
 struct Load {
@@ -209,83 +72,23 @@ impl Load {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fresh_clone_up_verify_signin_crash_deploy_rollback_and_job() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("app");
-    sh(
-        tmp.path(),
-        &format!("git clone -q {} app", workspace().display()),
-    );
-    sh(
+    let clone = FreshClone::new();
+    let (dir, proxy, skip) = (clone.dir.clone(), clone.proxy, clone.skip.clone());
+    // The backend's SQLite directory, outside the clone (a file in it would make the tree
+    // dirty, which `deploy` refuses).
+    let data = clone.tmp.path().join("data");
+    let mut args = vec!["up"];
+    args.extend(&skip);
+    let mut stack = Stack::start(
         &dir,
-        "git config user.email e2e@example.com && git config user.name e2e",
+        &args,
+        vec![("DATA_DIR".into(), data.display().to_string())],
+        &clone.tmp.path().join("up.log"),
     );
-
-    // Free ports instead of 8080/3000/3001, committed so the tree is clean for `deploy`.
-    let (proxy, backend, frontend) = (free_port(), free_port(), free_port());
-    let manifest = std::fs::read_to_string(dir.join("runway.toml")).unwrap();
-    let manifest = manifest
-        .replace("127.0.0.1:8080", &format!("127.0.0.1:{proxy}"))
-        .replace("127.0.0.1:3000", &format!("127.0.0.1:{backend}"))
-        .replace("\"3000\"", &format!("\"{backend}\""))
-        .replace("port = 3000", &format!("port = {backend}"))
-        .replace("\"3001\"", &format!("\"{frontend}\""))
-        .replace("port = 3001", &format!("port = {frontend}"));
-    std::fs::write(dir.join("runway.toml"), manifest).unwrap();
-    sh(&dir, "git commit -qam 'e2e: free ports'");
-
-    // The backend built elsewhere (see the module comment), where the pipeline expects it.
-    std::fs::create_dir_all(dir.join("target/release")).unwrap();
-    std::fs::copy(backend_binary(), dir.join("target/release/backend")).unwrap();
-    let mut skip = vec!["--skip", "build-backend"];
-    let modules = workspace().join("frontend/node_modules");
-    if modules.join(".package-lock.json").is_file() {
-        sh(
-            &dir,
-            &format!(
-                "cp -al {} frontend/node_modules 2>/dev/null || cp -a {} frontend/node_modules",
-                modules.display(),
-                modules.display()
-            ),
-        );
-        skip.extend(["--skip", "install"]);
-    }
-
-    let out = tmp.path().join("up.log");
-    let log = std::fs::File::create(&out).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_runway"))
-        .arg("up")
-        .args(&skip)
-        .current_dir(&dir)
-        .env_remove("RUNWAY_HOME")
-        .env_remove("RUNWAY_CONFIG")
-        .env_remove("NODE_ENV")
-        .env("DATA_DIR", tmp.path().join("data"))
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let mut stack = Stack {
-        dir: dir.clone(),
-        data: tmp.path().join("data"),
-        up: Some(child),
-        out,
-    };
-    let base = format!("http://127.0.0.1:{proxy}");
+    let base = clone.base();
 
     // `up` prints the URL, the login and how to stop once everything is ready.
-    let deadline = Instant::now() + Duration::from_secs(600);
-    loop {
-        let text = stack.output();
-        if text.contains("open http://") {
-            break;
-        }
-        if let Some(Ok(Some(status))) = stack.up.as_mut().map(|c| c.try_wait()) {
-            panic!("runway up exited ({status}):\n{text}");
-        }
-        assert!(Instant::now() < deadline, "not up in time:\n{text}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    stack.wait_ready(Duration::from_secs(600)).await;
     let text = stack.output();
     assert!(
         text.contains(&format!("http://127.0.0.1:{proxy}/")),
@@ -427,11 +230,7 @@ async fn fresh_clone_up_verify_signin_crash_deploy_rollback_and_job() {
     assert!(logs.contains("run finished: exit 0"), "{logs}");
 
     // Ctrl-C stops everything.
-    let mut child = stack.up.take().unwrap();
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
-    }
-    let status = child.wait().unwrap();
+    let status = stack.interrupt().expect("up was running");
     assert!(status.success(), "{}", stack.output());
     assert!(
         reqwest::get(format!("{base}/api/health")).await.is_err(),

@@ -342,3 +342,45 @@ fn the_cli_rejects_a_bad_manifest_before_touching_the_running_daemon() {
     assert_eq!(after.state, runway::supervisor::ProcState::Ready);
     assert!(Path::new(&format!("/proc/{}", after.pid.unwrap())).exists());
 }
+
+#[test]
+fn static_expands_runway_home_and_rejects_any_other_variable_with_its_line() {
+    let good = "[proxy]\nlisten = [\"127.0.0.1:0\"]\n\n[[route]]\npath = \"/\"\nstatic = \"${RUNWAY_HOME}/current/dist\"\n\n[modes.production]\nroute = [{ path = \"/\", static = \"${RUNWAY_HOME}/releases/x/dist\" }]\n";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("runway.toml");
+    std::fs::write(&path, good).unwrap();
+    let dev = Manifest::load_in(&path, Mode::Development, Path::new("/srv/state")).unwrap();
+    assert_eq!(
+        dev.routes[0].static_dir.as_deref(),
+        Some("/srv/state/current/dist")
+    );
+    let prod = Manifest::load_in(&path, Mode::Production, Path::new("/srv/state")).unwrap();
+    assert_eq!(
+        prod.routes[0].static_dir.as_deref(),
+        Some("/srv/state/releases/x/dist")
+    );
+    // Without a state directory given: the default one, `.runway/` beside the manifest.
+    let default = Manifest::load(&path, Mode::Development).unwrap();
+    assert_eq!(
+        default.routes[0].static_dir.as_deref(),
+        dir.path().join(".runway/current/dist").to_str()
+    );
+
+    // A misspelt variable, a bare `$NAME`, and a typo in a mode the manifest is not loaded
+    // for: each refused with its line rather than served from a directory that never exists.
+    assert_line(
+        "[proxy]\nlisten = [\"127.0.0.1:0\"]\n\n[[route]]\npath = \"/\"\nstatic = \"${RUNWAY_HOM}/current/dist\"\n",
+        4,
+        "unknown variable `${RUNWAY_HOM}`",
+    );
+    assert_line(
+        "[proxy]\nlisten = [\"127.0.0.1:0\"]\n\n[[route]]\npath = \"/\"\nstatic = \"$RUNWAY_HOME/current/dist\"\n",
+        4,
+        "is not `${RUNWAY_HOME}`",
+    );
+    assert_line(
+        "[proxy]\nlisten = [\"127.0.0.1:0\"]\n\n[[route]]\npath = \"/\"\nstatic = \"dist\"\n\n[modes.production]\nroute = [\n  { path = \"/\", static = \"${HOME}/dist\" },\n]\n",
+        10,
+        "unknown variable `${HOME}`",
+    );
+}

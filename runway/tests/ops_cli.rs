@@ -95,8 +95,13 @@ fn the_repos_manifest_loads_in_every_mode() {
     // Production serves the live release's frontend build; the dev server does not start.
     let prod = Manifest::load(&path, Mode::Production).unwrap();
     let root = prod.routes.iter().find(|r| r.path == "/").unwrap();
-    assert_eq!(root.static_dir.as_deref(), Some(".runway/current/dist"));
+    // `${RUNWAY_HOME}/current/dist`: the state directory's live release, wherever it is.
+    let default_dist = repo().join(".runway/current/dist");
+    assert_eq!(root.static_dir.as_deref(), default_dist.to_str());
     assert!(!prod.process("frontend").unwrap().autostart);
+    let elsewhere = Manifest::load_in(&path, Mode::Production, Path::new("/srv/state")).unwrap();
+    let root = elsewhere.routes.iter().find(|r| r.path == "/").unwrap();
+    assert_eq!(root.static_dir.as_deref(), Some("/srv/state/current/dist"));
 }
 
 #[test]

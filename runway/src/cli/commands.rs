@@ -328,7 +328,7 @@ pub fn resurrect(ctx: &Context, foreground: bool) -> Result<ExitCode, String> {
     } else {
         dump.mode
     };
-    crate::manifest::Manifest::load(&manifest, mode)
+    crate::manifest::Manifest::load_in(&manifest, mode, &ctx.paths.home)
         .map_err(|e| format!("{e}\nthe manifest was rejected; nothing was started"))?;
     if foreground {
         daemon::run(DaemonConfig {

@@ -275,7 +275,7 @@ impl Context {
 
     /// Loads and validates the manifest; the error lists every problem with its line.
     pub fn load_manifest(&self) -> Result<Manifest, String> {
-        Manifest::load(self.manifest_path()?, self.mode)
+        Manifest::load_in(self.manifest_path()?, self.mode, &self.paths.home)
             .map_err(|e| format!("{e}\nthe manifest was rejected; nothing was started or stopped"))
     }
 

@@ -289,9 +289,10 @@ pub fn verify(ctx: &Context, json: bool) -> Result<ExitCode, String> {
     let status = daemon_status(ctx)?;
     let manifest = match &status {
         // The daemon's mode is what is running.
-        Some(s) => Manifest::load(
+        Some(s) => Manifest::load_in(
             ctx.manifest_path()?,
             Mode::parse(&s.daemon.mode).unwrap_or(ctx.mode),
+            &ctx.paths.home,
         )
         .map_err(|e| e.to_string())?,
         None => ctx.load_manifest()?,
@@ -331,7 +332,8 @@ pub fn doctor(ctx: &Context, json: bool) -> Result<ExitCode, String> {
         .as_ref()
         .and_then(|s| Mode::parse(&s.daemon.mode).ok())
         .unwrap_or(ctx.mode);
-    let manifest = Manifest::load(ctx.manifest_path()?, mode).map_err(|e| e.to_string())?;
+    let manifest = Manifest::load_in(ctx.manifest_path()?, mode, &ctx.paths.home)
+        .map_err(|e| e.to_string())?;
     let base = base_env(ctx, mode);
     // The frontend's dependencies matter when a process runs from a directory with a
     // package.json (the dev server).
@@ -421,7 +423,8 @@ fn print_release_steps(steps: &[StepTiming]) {
 
 pub fn deploy(ctx: &Context, git_ref: Option<String>, skip: &[String]) -> Result<ExitCode, String> {
     let mode = daemon_mode(ctx)?;
-    let manifest = Manifest::load(ctx.manifest_path()?, mode).map_err(|e| e.to_string())?;
+    let manifest = Manifest::load_in(ctx.manifest_path()?, mode, &ctx.paths.home)
+        .map_err(|e| e.to_string())?;
     let base = base_env(ctx, mode);
     mode_gate(&manifest, &base)?;
     let req = DeployRequest {
@@ -456,7 +459,8 @@ pub fn deploy(ctx: &Context, git_ref: Option<String>, skip: &[String]) -> Result
 
 pub fn rollback(ctx: &Context, id: Option<String>) -> Result<ExitCode, String> {
     let mode = daemon_mode(ctx)?;
-    let manifest = Manifest::load(ctx.manifest_path()?, mode).map_err(|e| e.to_string())?;
+    let manifest = Manifest::load_in(ctx.manifest_path()?, mode, &ctx.paths.home)
+        .map_err(|e| e.to_string())?;
     let activator = SocketActivator {
         socket: ctx.paths.socket.clone(),
     };

@@ -86,7 +86,8 @@ async fn serve(config: DaemonConfig) -> Result<(), String> {
         .create()
         .map_err(|e| format!("cannot create {}: {e}", paths.home.display()))?;
     // The manifest is checked before the lock is taken or anything is touched.
-    let manifest = Manifest::load(&config.manifest_path, config.mode).map_err(|e| e.to_string())?;
+    let manifest = Manifest::load_in(&config.manifest_path, config.mode, &paths.home)
+        .map_err(|e| e.to_string())?;
     let manifest = with_managed_db(manifest, &paths, &config.base_env)?;
 
     let lock = match lock::acquire(&paths.lock) {
@@ -315,7 +316,7 @@ fn with_managed_db(
         quote(cluster.server_command()),
         quote(cluster.ready_command())
     );
-    let extra = Manifest::parse(&text, &manifest.path, manifest.mode)
+    let extra = Manifest::parse_in(&text, &manifest.path, manifest.mode, &paths.home)
         .map_err(|e| format!("the managed PostgreSQL process: {e}"))?;
     let deployed = manifest.deploy.process.clone();
     if let Some(spec) = manifest.processes.iter_mut().find(|p| p.name == deployed) {
@@ -488,7 +489,7 @@ impl Daemon {
                             let m = self.manifest.lock().unwrap_or_else(|e| e.into_inner());
                             (m.path.clone(), m.mode)
                         };
-                        match Manifest::load(&path, mode) {
+                        match Manifest::load_in(&path, mode, &self.paths.home) {
                             Ok(fresh) => self.supervisor.restart(&names, Some((&fresh, env))).await,
                             Err(e) => Err(format!(
                                 "the manifest has problems, nothing was restarted:\n{e}"
@@ -576,7 +577,7 @@ impl Daemon {
             let m = self.manifest.lock().unwrap_or_else(|e| e.into_inner());
             (m.path.clone(), m.mode)
         };
-        let fresh = Manifest::load(&path, mode)
+        let fresh = Manifest::load_in(&path, mode, &self.paths.home)
             .map_err(|e| format!("the manifest has problems, nothing was changed:\n{e}"))?;
         let fresh = with_managed_db(fresh, &self.paths, &self.supervisor.base_env())?;
         // The proxy first: it is the one part that may still refuse the new configuration

@@ -100,7 +100,10 @@ mod tests {
         };
         let base = vec![route("/", "frontend"), route("/api", "backend")];
         let prod = ops.routes_for(Mode::Production, &base);
-        assert_eq!(prod[0].static_dir.as_deref(), Some(".runway/current/dist"));
+        assert_eq!(
+            prod[0].static_dir.as_deref(),
+            Some("${RUNWAY_HOME}/current/dist")
+        );
         assert_eq!(prod[1], base[1]);
         assert_eq!(ops.routes_for(Mode::Development, &base), base);
         assert!(OpsSections::parse("[modes.prod]\n").is_err());

@@ -287,8 +287,16 @@ impl fmt::Display for ManifestError {
 impl std::error::Error for ManifestError {}
 
 impl Manifest {
-    /// Reads, parses and validates `path` for `mode`.
+    /// Reads, parses and validates `path` for `mode`, with the default state directory
+    /// (`.runway/` beside the manifest). Commands that know their state directory (`--home`,
+    /// `RUNWAY_HOME`) use [`Manifest::load_in`].
     pub fn load(path: &Path, mode: Mode) -> Result<Manifest, ManifestError> {
+        Manifest::load_in(path, mode, &default_home(path))
+    }
+
+    /// Reads, parses and validates `path` for `mode`; `${RUNWAY_HOME}` in a route's `static`
+    /// directory expands to `home`, the state directory.
+    pub fn load_in(path: &Path, mode: Mode, home: &Path) -> Result<Manifest, ManifestError> {
         let text = std::fs::read_to_string(path).map_err(|e| ManifestError {
             path: path.to_path_buf(),
             problems: vec![Problem {
@@ -296,17 +304,29 @@ impl Manifest {
                 message: format!("cannot read the manifest: {e}"),
             }],
         })?;
-        Manifest::parse(&text, path, mode)
+        Manifest::parse_in(&text, path, mode, home)
     }
 
-    /// Parses manifest text as if it were the file at `path` (relative paths resolve beside it).
+    /// Parses manifest text as if it were the file at `path` (relative paths resolve beside it),
+    /// with the default state directory.
     pub fn parse(text: &str, path: &Path, mode: Mode) -> Result<Manifest, ManifestError> {
+        Manifest::parse_in(text, path, mode, &default_home(path))
+    }
+
+    /// [`Manifest::parse`] for the state directory `home`.
+    pub fn parse_in(
+        text: &str,
+        path: &Path,
+        mode: Mode,
+        home: &Path,
+    ) -> Result<Manifest, ManifestError> {
         let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         let dir = path
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("/"));
-        validate::build(text, &path, &dir, mode).map_err(|problems| ManifestError {
+        let home = std::path::absolute(home).unwrap_or_else(|_| home.to_path_buf());
+        validate::build(text, &path, &dir, &home, mode).map_err(|problems| ManifestError {
             path: path.clone(),
             problems,
         })
@@ -323,6 +343,15 @@ impl Manifest {
             .map(|dir| dir.join(MANIFEST_FILE))
             .find(|candidate| candidate.is_file())
     }
+}
+
+/// The state directory when none is given: `.runway/` beside the manifest (the CLI's rule).
+fn default_home(manifest: &Path) -> PathBuf {
+    let manifest = std::path::absolute(manifest).unwrap_or_else(|_| manifest.to_path_buf());
+    manifest
+        .parent()
+        .map(|d| d.join(".runway"))
+        .unwrap_or_else(|| PathBuf::from(".runway"))
 }
 
 /// Names processes and jobs may take: they become file names and CLI arguments.

@@ -48,6 +48,7 @@ pub(super) fn build(
     text: &str,
     path: &Path,
     dir: &Path,
+    home: &Path,
     mode: Mode,
 ) -> Result<Manifest, Vec<Problem>> {
     let raw: RawManifest = match toml::from_str(text) {
@@ -122,6 +123,33 @@ pub(super) fn build(
             );
         }
     }
+    // `${RUNWAY_HOME}` in `static` is checked in every route of every mode, so a typo in the
+    // production route is reported in development too.
+    for route in &raw.route {
+        if let Some(dir) = &route.get_ref().static_dir
+            && let Err(message) = expand_home(dir, home)
+        {
+            ctx.push(
+                route.span().start,
+                format!("route {}: {message}", route.get_ref().path),
+            );
+        }
+    }
+    for section in raw.modes.values() {
+        for r in &section.get_ref().route {
+            if let Some(dir) = &r.static_dir
+                && let Err(message) = expand_home(dir, home)
+            {
+                // Mode routes are inline tables without their own span: the value's own line.
+                let start = section.span().start;
+                let offset = text
+                    .get(start..)
+                    .and_then(|rest| rest.find(dir.as_str()))
+                    .map_or(start, |i| start + i);
+                ctx.push(offset, format!("route {}: {message}", r.path));
+            }
+        }
+    }
     // The proxy's part, validated by the proxy's own rules plus the ports it needs.
     let mut routes: Vec<_> = raw.route.iter().map(|r| r.get_ref().clone()).collect();
     if let Some(section) = raw.modes.get(mode.as_str()) {
@@ -130,6 +158,13 @@ pub(super) fn build(
                 Some(slot) => *slot = r.clone(),
                 None => routes.push(r.clone()),
             }
+        }
+    }
+    for route in &mut routes {
+        if let Some(dir) = &mut route.static_dir
+            && let Ok(expanded) = expand_home(dir, home)
+        {
+            *dir = expanded;
         }
     }
     let proxy = raw.proxy.as_ref().map(|p| p.get_ref().clone());
@@ -243,6 +278,41 @@ pub(super) fn build(
             .as_ref()
             .and_then(|u| u.notes.get(mode.as_str()).cloned()),
     })
+}
+
+/// Expands `${RUNWAY_HOME}` (the state directory, absolute) in a route's `static` directory,
+/// so production can serve the live release (`${RUNWAY_HOME}/current/dist`) wherever the state
+/// directory is. Any other `$` is refused rather than left as a literal path: `$HOME` or
+/// `${RUNWAY_HOM}` would otherwise name a directory that never exists.
+fn expand_home(value: &str, home: &Path) -> Result<String, String> {
+    const VAR: &str = "RUNWAY_HOME";
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let name = after
+            .strip_prefix('{')
+            .and_then(|inner| inner.find('}').map(|end| &inner[..end]));
+        match name {
+            Some(VAR) => {
+                out.push_str(&home.display().to_string());
+                rest = &after[VAR.len() + 2..];
+            }
+            Some(other) => {
+                return Err(format!(
+                    "`static` names the unknown variable `${{{other}}}` (only `${{{VAR}}}`, the state directory, is expanded)"
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "`static` has a `$` that is not `${{{VAR}}}` (the only variable expanded, the state directory)"
+                ));
+            }
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 fn effective_depends_offset(entry: &Spanned<RawProcess>, mode: Mode) -> Option<usize> {
