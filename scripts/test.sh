@@ -9,6 +9,11 @@ cargo test --workspace --no-fail-fast
 
 if [ -f frontend/package.json ]; then
   echo "==> frontend: npm ci, unit tests, end-to-end tests"
+  # Vite 8 needs Node ^20.19 or >=22.12 (Debian 12's own nodejs is 18): say so instead of a cryptic failure.
+  if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit((a===20&&b>=19)||(a===22&&b>=12)||a>=23?0:1)' 2>/dev/null; then
+    echo "scripts/test.sh: the frontend needs Node.js ^20.19 or >= 22.12 with npm (found: $(node --version 2>/dev/null || echo none)); install it, e.g. from NodeSource" >&2
+    exit 1
+  fi
   (cd frontend && npm ci --no-audit --no-fund && npm test)
   if grep -q '"e2e"' frontend/package.json; then
     # The end-to-end tests run the real stack: runway (proxy + supervisor) and the backend.

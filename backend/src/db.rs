@@ -71,7 +71,13 @@ fn options(config: &Config) -> ConnectOptions {
         .connect_timeout(Duration::from_secs(5))
         // Short, so /api/ready answers 503 promptly while the database is down.
         .acquire_timeout(Duration::from_secs(3))
-        .idle_timeout(Duration::from_secs(300))
+        // No idle timeout and no max lifetime: either one makes sqlx 0.9.0 run a pool
+        // maintenance loop over `0..num_idle()`, and that counter can wrap below zero for a
+        // moment under concurrent release/acquire, leaving a worker spinning for ever (seen:
+        // a test process at 100% CPU for 10 minutes). A pool of at most DB_POOL_MAX
+        // connections costs nothing to keep; broken ones are caught by test_before_acquire.
+        .idle_timeout(None::<Duration>)
+        .max_lifetime(None::<Duration>)
         // Broken connections (server restarted) are dropped instead of handed out.
         .test_before_acquire(true)
         .sqlx_logging(false);

@@ -5,11 +5,12 @@ Both manage the same small Node HTTP servers (server.js). Measured:
   - daemon RSS with 2 children (and runway's with 20),
   - kill -9 of a child -> its port serving again (new pid answers),
   - `pm2 jlist` vs `runway status --json` wall time,
-  - `pm2 restart a` vs `runway restart a` -> the port served by the new process.
+  - `pm2 restart a` vs `runway restart a` -> the port served by the new process,
+  - the floor: `node server.js` spawned directly -> serving (the child's own boot).
 Medians over N runs; results printed and written to results/supervisor.json.
 Ports 41000-41099 only. Not a test: numbers, no assertions.
 """
-import json, os, shutil, signal, statistics, subprocess, sys, tempfile, time, urllib.request
+import http.client, json, os, shutil, signal, statistics, subprocess, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -18,14 +19,23 @@ PM2 = os.path.join(HERE, "node_modules", ".bin", "pm2")
 NODE = shutil.which("node")
 N = int(os.environ.get("BENCH_RUNS", "10"))
 SERVER = os.path.join(HERE, "server.js")
+# Pause after each kill/restart once serving again: longer than PM2's min_uptime (1 s, below
+# which a restart counts as unstable) and runway's bench reset_after (1 s).
+KILL_GAP = 1.2
 
 
 def get(port):
+    # From 127.0.0.2: polling a port in the ephemeral range while nothing listens can otherwise
+    # connect the client to itself, and its TIME_WAIT then keeps the server from binding the
+    # port for a minute (seen here: one of the 20 servers crash-looping on EADDRINUSE).
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=0.5, source_address=("127.0.0.2", 0))
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=0.5) as r:
-            return r.read().decode()
+        conn.request("GET", "/")
+        return conn.getresponse().read().decode()
     except Exception:
         return None
+    finally:
+        conn.close()
 
 
 def wait_serving(port, not_pid, t0, timeout=15.0):
@@ -68,6 +78,13 @@ def bench_pm2(work):
         ]
         f.write("module.exports = " + json.dumps({"apps": apps}) + ";\n")
     subprocess.run([PM2, "start", eco], env=env, check=True, stdout=subprocess.DEVNULL)
+    try:
+        return _bench_pm2(env, ports)
+    finally:
+        subprocess.run([PM2, "kill"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _bench_pm2(env, ports):
     for p in ports.values():
         wait_serving(p, None, time.perf_counter())
     jlist = lambda: json.loads(subprocess.run([PM2, "jlist"], env=env, check=True, capture_output=True).stdout)
@@ -82,7 +99,7 @@ def bench_pm2(work):
         t0 = time.perf_counter()
         os.kill(pid, signal.SIGKILL)
         kills.append(wait_serving(ports["a"], pid, t0))
-        time.sleep(0.3)
+        time.sleep(KILL_GAP)
     out["kill9_to_serving_ms"] = median(kills)
     out["status_ms"] = median([timed([PM2, "jlist"], env) for _ in range(max(N, 20))])
     restarts = []
@@ -92,18 +109,42 @@ def bench_pm2(work):
         proc = subprocess.Popen([PM2, "restart", "a"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         restarts.append(wait_serving(ports["a"], pid, t0))
         proc.wait()
-        time.sleep(0.3)
+        time.sleep(KILL_GAP)
     out["restart_to_serving_ms"] = median(restarts)
     out["daemon_rss_kb_2_after"] = rss_kb(god)
-    subprocess.run([PM2, "kill"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return out
+
+
+# ---------------------------------------------------------------- the floor
+def bench_bare_node():
+    """spawn `node server.js` directly -> serving: what any supervisor's restart costs at least
+    (the child's own boot), to read the kill -9 and restart figures against."""
+    port = 41005
+    times = []
+    for _ in range(N):
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([NODE, SERVER], env=dict(os.environ, PORT=str(port)))
+        try:
+            times.append(wait_serving(port, None, t0))
+        finally:
+            proc.kill()
+            proc.wait()
+        time.sleep(0.2)
+    return {"spawn_to_serving_ms": median(times)}
 
 
 # ---------------------------------------------------------------- runway
 def runway_manifest(path, ports):
+    # Every kill must count as the first crash of a healthy process (restarted at once, as PM2
+    # does): runway's backoff series resets after `reset_after` healthy, 30 s by default, which
+    # would make the 2nd..Nth kill wait 100 ms, 200 ms, ... on purpose. The loops below wait
+    # KILL_GAP between kills, so reset_after = 1s and a crash-loop limit above the kill count.
     with open(path, "w") as f:
         for name, port in ports.items():
-            f.write(f'[[process]]\nname = "{name}"\ncommand = ["{NODE}", "{SERVER}"]\nport = {port}\n\n')
+            f.write(
+                f'[[process]]\nname = "{name}"\ncommand = ["{NODE}", "{SERVER}"]\nport = {port}\n'
+                'backoff = { reset_after = "1s" }\ncrash_loop = { max_restarts = 1000 }\n\n'
+            )
 
 
 def bench_runway(work):
@@ -113,9 +154,38 @@ def bench_runway(work):
     ports = {"a": 41011, "b": 41012}
     runway_manifest(manifest, ports)
     subprocess.run([RUNWAY, "up", "--detach"], env=env, check=True, stdout=subprocess.DEVNULL)
-    status = lambda: json.loads(subprocess.run([RUNWAY, "status", "--json"], env=env, check=True, capture_output=True).stdout)
-    pid_of = lambda name: next(p["pid"] for p in status()["processes"] if p["name"] == name)
-    daemon = status()["daemon"]["pid"]
+    try:
+        out = _bench_runway(env, ports)
+    finally:
+        subprocess.run([RUNWAY, "down"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    # 20 processes
+    ports20 = {f"p{i:02d}": 41020 + i for i in range(20)}
+    runway_manifest(manifest, ports20)
+    subprocess.run([RUNWAY, "up", "--detach"], env=env, check=True, stdout=subprocess.DEVNULL)
+    try:
+        for p in ports20.values():
+            wait_serving(p, None, time.perf_counter())
+        daemon = runway_status(env)["daemon"]["pid"]
+        time.sleep(2)
+        for _ in range(5):
+            runway_status(env)
+        out["daemon_rss_kb_20"] = rss_kb(daemon)
+        out["status_ms_20"] = median([timed([RUNWAY, "status", "--json"], env) for _ in range(20)])
+    finally:
+        subprocess.run([RUNWAY, "down"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return out
+
+
+def runway_status(env):
+    return json.loads(subprocess.run([RUNWAY, "status", "--json"], env=env, check=True, capture_output=True).stdout)
+
+
+def _bench_runway(env, ports):
+    for p in ports.values():
+        wait_serving(p, None, time.perf_counter())
+    pid_of = lambda name: next(p["pid"] for p in runway_status(env)["processes"] if p["name"] == name)
+    daemon = runway_status(env)["daemon"]["pid"]
     time.sleep(2)
     out = {"daemon_rss_kb_2": rss_kb(daemon)}
     kills = []
@@ -124,9 +194,10 @@ def bench_runway(work):
         t0 = time.perf_counter()
         os.kill(pid, signal.SIGKILL)
         kills.append(wait_serving(ports["a"], pid, t0))
-        time.sleep(0.3)
+        time.sleep(KILL_GAP)
     out["kill9_to_serving_ms"] = median(kills)
     out["status_ms"] = median([timed([RUNWAY, "status", "--json"], env) for _ in range(max(N, 20))])
+    out["status_table_ms"] = median([timed([RUNWAY, "status"], env) for _ in range(max(N, 20))])
     restarts = []
     for _ in range(N):
         pid = pid_of("a")
@@ -134,22 +205,9 @@ def bench_runway(work):
         proc = subprocess.Popen([RUNWAY, "restart", "a"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         restarts.append(wait_serving(ports["a"], pid, t0))
         proc.wait()
-        time.sleep(0.3)
+        time.sleep(KILL_GAP)
     out["restart_to_serving_ms"] = median(restarts)
     out["daemon_rss_kb_2_after"] = rss_kb(daemon)
-    subprocess.run([RUNWAY, "down"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    # 20 processes
-    ports20 = {f"p{i:02d}": 41020 + i for i in range(20)}
-    runway_manifest(manifest, ports20)
-    subprocess.run([RUNWAY, "up", "--detach"], env=env, check=True, stdout=subprocess.DEVNULL)
-    daemon = status()["daemon"]["pid"]
-    time.sleep(2)
-    for _ in range(5):
-        status()
-    out["daemon_rss_kb_20"] = rss_kb(daemon)
-    out["status_ms_20"] = median([timed([RUNWAY, "status", "--json"], env) for _ in range(20)])
-    subprocess.run([RUNWAY, "down"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return out
 
 
@@ -158,15 +216,21 @@ def main():
         sys.exit(f"{RUNWAY} missing: run `cargo build --release -p runway` first")
     if not os.path.exists(PM2):
         sys.exit(f"{PM2} missing: run `npm ci` in {HERE}")
-    pm2_version = subprocess.run([PM2, "--version"], capture_output=True, text=True,
-                                 env=dict(os.environ, PM2_HOME=tempfile.mkdtemp())).stdout.strip().splitlines()[-1]
+    # Read, not `pm2 --version`: that starts a God daemon nobody would stop.
+    with open(os.path.join(HERE, "node_modules", "pm2", "package.json")) as f:
+        pm2_version = json.load(f)["version"]
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-sup-") as work:
         pm2 = bench_pm2(work)
+        bare = bench_bare_node()
         rw = bench_runway(work)
     result = {
         "runs": N,
         "node": subprocess.run([NODE, "--version"], capture_output=True, text=True).stdout.strip(),
         "pm2_version": pm2_version,
+        "loadavg_before": [round(x, 2) for x in load_before],
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+        "bare_node": bare,
         "pm2": pm2,
         "runway": rw,
         "ratios": {

@@ -56,8 +56,9 @@ let built = false;
  */
 export function binaries() {
   const bins = {
-    backend: process.env.E2E_BACKEND_BIN ?? join(repoRoot, 'target', 'debug', 'backend'),
-    runway: process.env.E2E_RUNWAY_BIN ?? join(repoRoot, 'target', 'debug', 'runway'),
+    // Absolute: runway runs from a temporary directory.
+    backend: resolve(process.env.E2E_BACKEND_BIN ?? join(repoRoot, 'target', 'debug', 'backend')),
+    runway: resolve(process.env.E2E_RUNWAY_BIN ?? join(repoRoot, 'target', 'debug', 'runway')),
   };
   if (!built && !(process.env.E2E_BACKEND_BIN && process.env.E2E_RUNWAY_BIN)) {
     log('cargo build -p backend -p runway (first build can take minutes)…');
@@ -214,7 +215,8 @@ async function twoPorts() {
 
 /**
  * Starts the stack. `accessTtlMs` shortens the access token's life (the refresh test); `front`
- * is `runway` (default), `vite` or `nginx`. Returns { baseUrl, backendUrl, dataDir, stop() }.
+ * is `runway` (default), `vite` or `nginx`. Returns { baseUrl, backendUrl, dataDir, stop() }, and
+ * with runway also `runway(...args)` (its CLI for this stack).
  */
 export async function startStack({ name = 'stack', accessTtlMs, front = process.env.E2E_FRONT ?? 'runway' } = {}) {
   if (!existsSync(join(frontendDir, 'dist', 'index.html'))) throw new Error('frontend/dist is missing: run `npm run build` first (npm run e2e does)');
@@ -346,7 +348,7 @@ async function startRunwayStack({ name, accessTtlMs }) {
     stopped = true;
     const r = runwayCli(runway, dir, ['down'], env);
     saveLogs();
-    if (r.status !== 0) log(`${name}: runway down exited ${r.status}: ${r.stderr}`);
+    if (r.status !== 0) log(`${name}: runway down failed: ${r.error?.message ?? `exit ${r.status ?? r.signal}`} ${r.stderr ?? ''}`);
     rmSync(dir, { recursive: true, force: true });
   };
   // A test run that dies before its after() hook must not leave the daemon serving.
@@ -356,14 +358,15 @@ async function startRunwayStack({ name, accessTtlMs }) {
   try {
     const up = runwayCli(runway, dir, ['up', '--detach'], env);
     if (up.status !== 0) {
-      throw new Error(`runway up --detach exited ${up.status ?? up.signal}:\n${up.stdout}\n${up.stderr}\nLogs (${logsDir}):\n${logTail()}`);
+      throw new Error(`runway up --detach ${up.error ? `could not run: ${up.error.message}` : `exited ${up.status ?? up.signal}`}:\n${up.stdout}\n${up.stderr}\nLogs (${logsDir}):\n${logTail()}`);
     }
     await waitFor(`${baseUrl}/api/health`, { timeoutMs: 60_000, name: "runway's proxy to the backend", logFile: join(logsDir, 'backend-out.log') });
     const missing = await missingApi(baseUrl);
     if (missing) throw new Error(missing);
     await waitFor(`${baseUrl}/login`, { timeoutMs: 10_000, name: "runway's static route (frontend/dist)", logFile: join(logsDir, 'runway-console.log') });
     log(`${name}: runway ${baseUrl} (proxy → backend ${backendUrl}; state ${dir})`);
-    return { baseUrl, backendUrl, dataDir, stop };
+    // `runway(...args)`: the CLI against this stack (e.g. `stop backend`), as a user would run it.
+    return { baseUrl, backendUrl, dataDir, stop, runway: (...args) => runwayCli(runway, dir, args, env) };
   } catch (e) {
     e.message += `\n${logTail()}`;
     await stop();

@@ -182,12 +182,12 @@ fn unknown_mode_and_missing_paths_are_rejected() {
     );
     assert_line(
         "[[process]]\nname = \"a\"\ncommand = \"true\"\ncwd = \"does/not/exist\"\n",
-        1,
+        4,
         "is not a directory",
     );
     assert_line(
         "[[process]]\nname = \"a\"\ncommand = \"true\"\nenv_file = \"missing.env\"\n",
-        1,
+        4,
         "does not exist",
     );
 }
@@ -213,6 +213,62 @@ fn routes_and_jobs_are_checked() {
         "[[job]]\nname = \"cleanup\"\nschedule = \"61 3 * * *\"\ncommand = \"true\"\n",
         3,
         "not a valid cron expression",
+    );
+}
+
+#[test]
+fn probe_backoff_and_dependency_values_are_checked() {
+    let head = "[[process]]\nname = \"a\"\ncommand = \"true\"\nport = 3000\n";
+    for (line5, reason) in [
+        (
+            "readiness = { http = \"/h\", interval = \"0s\" }",
+            "`interval` and `timeout` must be above 0",
+        ),
+        (
+            "liveness = { tcp = true, failure_threshold = 0 }",
+            "`failure_threshold` must be at least 1",
+        ),
+        ("readiness = { tcp = \"db:five\" }", "is not host:port"),
+        ("readiness = { http = \"health\" }", "must start with `/`"),
+        ("liveness = { exec = [] }", "`exec` is empty"),
+        (
+            "backoff = { multiplier = 0.5 }",
+            "`multiplier` must be between 1 and 100",
+        ),
+        (
+            "backoff = { initial = \"10s\", max = \"1s\" }",
+            "`max` is smaller than `initial`",
+        ),
+        (
+            "depends_on = { a = \"ready\" }",
+            "`ready` (for `a`) is not a condition",
+        ),
+        (
+            "depends_on = 3",
+            "must be a list of process names or a table",
+        ),
+    ] {
+        assert_line(&format!("{head}{line5}\n"), 5, reason);
+    }
+    assert_line(
+        "[[process]]\nname = \"a\"\ncommand = \"true\"\nport = 0\n",
+        4,
+        "`port` must be 1-65535",
+    );
+    // The env table has no position of its own; the process's line is named.
+    assert_line(
+        "[[process]]\nname = \"a\"\ncommand = \"true\"\nenv = { \"\" = \"x\" }\n",
+        1,
+        "invalid environment variable name",
+    );
+}
+
+#[test]
+fn a_problem_in_a_mode_override_names_the_override_line() {
+    assert_line(
+        "[[process]]\nname = \"a\"\ncommand = \"true\"\n\n[process.modes.development]\ncwd = \"nowhere\"\n",
+        6,
+        "`cwd`",
     );
 }
 

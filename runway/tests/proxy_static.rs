@@ -410,3 +410,59 @@ async fn symlinks_leading_out_are_refused_and_inside_ones_followed() {
     assert_eq!(response.status(), 200);
     assert_eq!(response.text().await.expect("body"), app_js());
 }
+
+/// 64 clients asking at once for a cold, compressible 1 MB asset: it is read and compressed
+/// once, not once per client (which took hundreds of MB on 64 blocking threads).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_requests_for_a_cold_asset_loads_it_once_with_bounded_memory() {
+    const BUDGET_KIB: u64 = 64 * 1024;
+    let proxy = static_proxy(config()).await;
+    let mut bundle = String::with_capacity(1 << 20);
+    let mut i = 0u64;
+    while bundle.len() < 1 << 20 {
+        // Varied text, so compressing it is real work (as for a real bundle).
+        bundle.push_str(&format!(
+            "export const f{i} = (a) => a * {} + '{:x}';\n",
+            i * 7919 % 1000,
+            i.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        ));
+        i += 1;
+    }
+    write(
+        &proxy.dir.path().join("dist"),
+        "assets/vendor-big.js",
+        &bundle,
+    );
+    let (rss_before, _) = rss_kib();
+    let client = client();
+    let mut requests = Vec::new();
+    for _ in 0..64 {
+        let client = client.clone();
+        let url = proxy.url("/assets/vendor-big.js");
+        requests.push(tokio::spawn(async move {
+            let response = client
+                .get(url)
+                .header("accept-encoding", "br, gzip")
+                .send()
+                .await
+                .expect("request");
+            let status = response.status();
+            let encoding = header(&response, "content-encoding");
+            let body = response.bytes().await.expect("body");
+            (status, encoding, body.len())
+        }));
+    }
+    let mut sizes = std::collections::HashSet::new();
+    for request in requests {
+        let (status, encoding, len) = request.await.expect("task");
+        assert_eq!(status, 200);
+        assert_eq!(encoding, "br");
+        sizes.insert(len);
+    }
+    assert_eq!(sizes.len(), 1, "clients got different bodies: {sizes:?}");
+    let (_, peak) = rss_kib();
+    assert!(
+        peak < rss_before + BUDGET_KIB,
+        "RSS peaked at {peak} KiB (from {rss_before} KiB) serving one cold asset to 64 clients"
+    );
+}

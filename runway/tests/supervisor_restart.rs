@@ -71,7 +71,7 @@ fn backoff_resets_after_a_healthy_period() {
 [[process]]
 name = "flaky"
 command = ["{testproc}", "--crash-after", "700", "--append-start", "{dir}/starts"]
-backoff = { initial = "3s", multiplier = 4.0, reset_after = "500ms" }
+backoff = { initial = "30s", multiplier = 4.0, max = "120s", reset_after = "500ms" }
 crash_loop = { max_restarts = 100, window = "60s" }
 "#,
     );
@@ -83,9 +83,10 @@ crash_loop = { max_restarts = 100, window = "60s" }
         >= 5));
     let times = starts(&project.path("starts"));
     // Each run lasted longer than reset_after, so every restart is the first of its series:
-    // immediate, never the 3 s / 12 s backoff.
+    // immediate, never the 30 s / 120 s backoff (which would also have kept the 5 starts from
+    // happening within the wait above).
     for gap in times.windows(2).map(|w| w[1] - w[0]) {
-        assert!(gap < 3000, "backoff was not reset: gaps {times:?}");
+        assert!(gap < 30_000, "backoff was not reset: gaps {times:?}");
     }
     assert_ne!(project.process("flaky").state, ProcState::Errored);
 }
@@ -106,6 +107,23 @@ fn kill_9_of_a_child_brings_it_back() {
     assert_eq!(row.restarts, 1);
     assert_eq!(row.last_exit.as_deref(), Some("signal SIGKILL"));
     assert_eq!(http_get(port, "/health").map(|r| r.0), Some(200));
+    // Reaped, not left as a zombie of the daemon (a reused pid would have another parent).
+    let daemon = project.status().daemon.pid;
+    assert!(
+        wait_until(Duration::from_secs(5), || !is_child_of(pid, daemon)),
+        "pid {pid} still a child (zombie) of the daemon"
+    );
+}
+
+/// Whether `pid` exists (zombie or not) with `parent` as its parent.
+fn is_child_of(pid: u32, parent: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let rest = &stat[stat.rfind(')')? + 2..];
+            rest.split_whitespace().nth(1)?.parse::<u32>().ok()
+        })
+        == Some(parent)
 }
 
 #[test]

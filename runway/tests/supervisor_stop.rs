@@ -1,6 +1,6 @@
 //! Stopping for real: a child that ignores SIGTERM is SIGKILLed with its whole group after the
 //! stop timeout; a daemon killed with SIGKILL leaves no child serving, and the next daemon
-//! cleans up whatever its predecessor left.
+//! cleans up whatever its predecessor left, taking over its stale lock and socket.
 
 mod supervisor_support;
 
@@ -141,4 +141,42 @@ fn only_one_daemon_per_state_directory() {
     let mode = std::fs::metadata(project.home.join("daemon.sock")).unwrap();
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(mode.permissions().mode() & 0o777, 0o600);
+}
+
+#[test]
+fn a_stale_lock_and_socket_are_taken_over_even_when_the_recorded_pid_lives() {
+    // What a daemon killed with SIGKILL leaves, with the pid in the lock file since reused by
+    // an unrelated live process (this test): staleness comes from the lock, not from the pid.
+    let project =
+        Project::new("[[process]]\nname = \"a\"\ncommand = [\"{testproc}\", \"--hang\"]\n");
+    std::fs::create_dir_all(&project.home).unwrap();
+    std::fs::write(
+        project.home.join("daemon.lock"),
+        std::process::id().to_string(),
+    )
+    .unwrap();
+    let socket = project.home.join("daemon.sock");
+    drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
+    assert!(socket.exists(), "the leftover socket file is there");
+
+    // The CLI does not mistake the leftovers for a running daemon…
+    let out = project.run(&["status"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no runway daemon is running"), "{stderr}");
+
+    // …and a new daemon takes the lock and the socket over.
+    project.up();
+    let status = project.status();
+    assert_ne!(status.daemon.pid, std::process::id());
+    assert_eq!(project.daemon_pid(), Some(status.daemon.pid));
+    assert_eq!(project.process("a").state, ProcState::Ready);
+    let log = project.daemon_log();
+    assert!(
+        log.contains(&format!(
+            "took over the lock of a daemon that is gone (pid {})",
+            std::process::id()
+        )),
+        "{log}"
+    );
 }

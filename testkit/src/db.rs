@@ -2,7 +2,9 @@
 //! the server [`crate::pg::server_url`] finds, `DROP ... WITH (FORCE)` when the [`TestDb`] is
 //! dropped. SQLite: a file in its own temporary directory, removed with it.
 
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use std::time::Duration;
+
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DbKind {
@@ -44,7 +46,7 @@ impl TestDb {
     pub async fn postgres_on(server_url: &str) -> TestDb {
         let name = format!("rw_test_{}", uuid::Uuid::new_v4().simple());
         let admin = crate::pg::with_database(server_url, "postgres");
-        let conn = Database::connect(&admin)
+        let conn = connect_url(&admin)
             .await
             .unwrap_or_else(|e| panic!("connecting to PostgreSQL to create a test database: {e}"));
         conn.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
@@ -68,7 +70,7 @@ impl TestDb {
             .clone()
             .expect("create_login_role needs PostgreSQL");
         let role = format!("rw_role_{}", uuid::Uuid::new_v4().simple());
-        let conn = Database::connect(&admin)
+        let conn = connect_url(&admin)
             .await
             .unwrap_or_else(|e| panic!("connecting as admin: {e}"));
         let pw = password.replace('\'', "''");
@@ -120,7 +122,7 @@ impl TestDb {
             DbKind::Sqlite => format!("{}?mode=rwc", self.url),
             DbKind::Postgres => self.url.clone(),
         };
-        Database::connect(&url)
+        connect_url(&url)
             .await
             .unwrap_or_else(|e| panic!("connecting to the test database: {e}"))
     }
@@ -141,7 +143,7 @@ impl Drop for TestDb {
                 return;
             };
             rt.block_on(async move {
-                if let Ok(conn) = Database::connect(&admin).await {
+                if let Ok(conn) = connect_url(&admin).await {
                     let _ = conn
                         .execute_unprepared(&format!(
                             "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
@@ -170,4 +172,14 @@ fn enc(s: &str) -> String {
             }
         })
         .collect()
+}
+
+/// Connect with the backend's pool rule: no idle timeout and no max lifetime, which keeps
+/// sqlx 0.9.0's pool maintenance loop (it can spin for ever) from running. See backend/src/db.rs.
+pub async fn connect_url(url: &str) -> Result<DatabaseConnection, sea_orm::DbErr> {
+    let mut opt = ConnectOptions::new(url);
+    opt.idle_timeout(None::<Duration>)
+        .max_lifetime(None::<Duration>)
+        .sqlx_logging(false);
+    Database::connect(opt).await
 }

@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::ConnectionTrait;
 use tokio::sync::OnceCell;
 
 const LOCAL_DEFAULT: &str = "postgres://postgres:postgres@127.0.0.1:5432/postgres";
@@ -82,7 +82,9 @@ async fn find_server() -> Result<String, String> {
 
 async fn answers(url: &str) -> Result<(), String> {
     let fut = async {
-        let conn = Database::connect(url).await.map_err(|e| e.to_string())?;
+        let conn = crate::db::connect_url(url)
+            .await
+            .map_err(|e| e.to_string())?;
         conn.execute_unprepared("SELECT 1")
             .await
             .map_err(|e| e.to_string())?;

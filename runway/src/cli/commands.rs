@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use super::output;
 use super::{Context, LogsArgs, UpArgs};
+use super::{ops, output};
 use crate::daemon::protocol::{ActionReport, Command, ReloadAnswer, StatusReport};
 use crate::daemon::state::Dump;
 use crate::daemon::{self, DaemonConfig, Initial};
@@ -51,27 +51,41 @@ pub fn up(ctx: &Context, args: UpArgs) -> Result<ExitCode, String> {
         })?)?;
         return Ok(print_action(&report));
     }
+    let mut base = ops::base_env(ctx, manifest.mode);
+    if args.db.as_deref() == Some("postgres") {
+        ops::postgres_env(ctx, &manifest, &mut base)?;
+    } else if let Some(other) = args.db.as_deref().filter(|d| *d != "sqlite") {
+        return Err(format!("--db `{other}`: use sqlite or postgres"));
+    }
+    // The mode's required settings are checked before anything runs.
+    ops::mode_gate(&manifest, &base)?;
+    if !args.no_build {
+        ops::prepare(ctx, &manifest, &base, &args.skip)?;
+    }
+    let names = ops::initial_names(&manifest, &base, args.names);
     if args.detach {
-        spawn_daemon(ctx, &manifest.path, manifest.mode, &["--idle".to_string()])?;
+        spawn_daemon(
+            ctx,
+            &manifest.path,
+            manifest.mode,
+            &["--idle".to_string()],
+            &base,
+        )?;
         let mut client = ctx.client()?;
         eprintln!("runway: daemon started; starting processes…");
-        let report: ActionReport = parse(client.call(Command::Start {
-            names: args.names,
-            wait: true,
-        })?)?;
-        println!(
-            "logs: {}  ·  stop everything: runway down",
-            ctx.paths.logs.display()
-        );
-        return Ok(print_action(&report));
+        let report: ActionReport = parse(client.call(Command::Start { names, wait: true })?)?;
+        let code = print_action(&report);
+        print!("{}", ops::banner(&manifest, true));
+        return Ok(code);
     }
     daemon::run(DaemonConfig {
         manifest_path: manifest.path.clone(),
         mode: manifest.mode,
         paths: ctx.paths.clone(),
         foreground: true,
-        initial: Initial::Start(args.names),
-        base_env: env::current(),
+        initial: Initial::Start(names),
+        base_env: base,
+        banner: Some(ops::banner(&manifest, false)),
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -102,6 +116,7 @@ fn spawn_daemon(
     manifest: &Path,
     mode: Mode,
     extra: &[String],
+    env: &env::Env,
 ) -> Result<(), String> {
     use std::os::unix::process::CommandExt;
     ctx.paths
@@ -125,6 +140,7 @@ fn spawn_daemon(
         .arg(mode.as_str())
         .arg("daemon")
         .args(extra)
+        .envs(env)
         .stdin(std::process::Stdio::null())
         .stdout(out)
         .stderr(err);
@@ -181,7 +197,8 @@ pub fn daemon(
         paths: ctx.paths.clone(),
         foreground: false,
         initial,
-        base_env: env::current(),
+        base_env: super::ops::base_env(ctx, ctx.mode),
+        banner: None,
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -321,10 +338,17 @@ pub fn resurrect(ctx: &Context, foreground: bool) -> Result<ExitCode, String> {
             foreground: true,
             initial: Initial::Resurrect,
             base_env: dump.env,
+            banner: None,
         })?;
         return Ok(ExitCode::SUCCESS);
     }
-    spawn_daemon(ctx, &manifest, mode, &["--idle".to_string()])?;
+    spawn_daemon(
+        ctx,
+        &manifest,
+        mode,
+        &["--idle".to_string()],
+        &env::Env::new(),
+    )?;
     let mut client = ctx.client()?;
     let report: ActionReport = parse(client.call(Command::Resurrect)?)?;
     Ok(print_action(&report))
@@ -343,9 +367,12 @@ pub fn startup(ctx: &Context) -> Result<ExitCode, String> {
     let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
     let common = format!(
         "--config {} --home {}",
-        shell_quote(manifest),
-        shell_quote(&ctx.paths.home)
+        unit_quote(&manifest.display().to_string()),
+        unit_quote(&ctx.paths.home.display().to_string())
     );
+    let exe = unit_quote(&exe.display().to_string());
+    let env_path = unit_quote(&format!("PATH={path}"));
+    let workdir = dir.display().to_string().replace('%', "%%");
     println!(
         "# runway-{project}.service — resurrects the processes saved by `runway save` at boot.
 # Install:  runway startup | sudo tee /etc/systemd/system/runway-{project}.service
@@ -359,8 +386,8 @@ Wants=network-online.target
 [Service]
 Type=simple
 User={user}
-WorkingDirectory={dir}
-Environment=PATH={path}
+WorkingDirectory={workdir}
+Environment={env_path}
 ExecStart={exe} {common} resurrect --foreground
 ExecStop={exe} {common} down
 ExecReload={exe} {common} reload
@@ -373,16 +400,17 @@ RestartSec=2
 [Install]
 WantedBy=multi-user.target",
         dir = dir.display(),
-        exe = exe.display(),
     );
     Ok(ExitCode::SUCCESS)
 }
 
-fn shell_quote(path: &Path) -> String {
-    let text = path.display().to_string();
+/// One word of a unit file's command line or `Environment=`: `%` doubled (systemd expands
+/// `%` specifiers there), double-quoted when it holds anything but plain path characters.
+fn unit_quote(text: &str) -> String {
+    let text = text.replace('%', "%%");
     if text
         .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c))
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+=:%".contains(c))
     {
         text
     } else {

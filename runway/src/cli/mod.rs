@@ -5,6 +5,7 @@
 //! function in its own module. Verbs that talk to the daemon use [`Context::client`].
 
 mod commands;
+mod ops;
 mod output;
 
 use std::path::PathBuf;
@@ -89,6 +90,39 @@ pub enum Verb {
         #[command(subcommand)]
         action: JobsAction,
     },
+    /// The seed's manual checks (1.6): the frontend through the proxy and directly, the API
+    /// docs, the API's readiness, every process ready. Exit 0 only when all pass.
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The seed's troubleshooting table (1.8): detect known problems and say how to fix them.
+    Doctor {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check out REF (default: the current branch's latest), build, and switch the running app
+    /// to it without a failed request.
+    Deploy {
+        /// A branch, tag or commit (fetched first when the repository has a remote).
+        #[arg(long = "ref")]
+        git_ref: Option<String>,
+        /// Leave out this pipeline step (repeatable), e.g. when its output was built elsewhere.
+        #[arg(long = "skip", value_name = "STEP")]
+        skip: Vec<String>,
+    },
+    /// Switch back to a kept release (default: the previous one), without downtime.
+    Rollback { id: Option<String> },
+    /// The recorded releases, newest first (`*` marks the live one).
+    Releases {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The database: provision PostgreSQL, or run the backend's db commands.
+    Db {
+        #[command(subcommand)]
+        action: DbAction,
+    },
     /// The daemon itself (used by `up --detach` and `resurrect`).
     #[command(hide = true)]
     Daemon {
@@ -107,6 +141,50 @@ pub struct UpArgs {
     /// Run the daemon in the background and return once the processes are up.
     #[arg(short, long)]
     pub detach: bool,
+    /// `sqlite` (default in development) or `postgres` (the environment's DB_*, else what
+    /// `runway db provision` recorded).
+    #[arg(long)]
+    pub db: Option<String>,
+    /// Skip the pipeline (install, build, migrate, seed) and start what is already built.
+    #[arg(long)]
+    pub no_build: bool,
+    /// Leave out this pipeline step (repeatable), e.g. when its output was built elsewhere.
+    #[arg(long = "skip", value_name = "STEP")]
+    pub skip: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbAction {
+    /// Create the role and database in PostgreSQL (idempotent). Admin connection:
+    /// RUNWAY_PG_ADMIN_URL (default postgres://postgres@127.0.0.1:5432/postgres, PGPASSWORD).
+    Provision {
+        /// A private cluster under the state directory instead of the system's server.
+        #[arg(long)]
+        managed: bool,
+        /// Role and database name (default app_<PROJECT_ID or directory name>).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Apply pending migrations.
+    Migrate {
+        #[arg(long, default_value = "sqlite")]
+        db: String,
+    },
+    /// Create the seeded roles and users if missing.
+    Seed {
+        #[arg(long, default_value = "sqlite")]
+        db: String,
+    },
+    /// Drop everything, migrate, seed (asks for confirmation).
+    Reset {
+        #[arg(long, default_value = "sqlite")]
+        db: String,
+    },
+    /// Delete expired refresh tokens (what the daily job runs).
+    CleanupTokens {
+        #[arg(long, default_value = "sqlite")]
+        db: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -250,6 +328,18 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
         Verb::Check => commands::check(&ctx),
         Verb::Jobs { action } => match action {
             JobsAction::Run { name } => commands::jobs_run(&ctx, name),
+        },
+        Verb::Verify { json } => ops::verify(&ctx, json),
+        Verb::Doctor { json } => ops::doctor(&ctx, json),
+        Verb::Deploy { git_ref, skip } => ops::deploy(&ctx, git_ref, &skip),
+        Verb::Rollback { id } => ops::rollback(&ctx, id),
+        Verb::Releases { json } => ops::releases(&ctx, json),
+        Verb::Db { action } => match action {
+            DbAction::Provision { managed, name } => ops::db_provision(&ctx, managed, name),
+            DbAction::Migrate { db } => ops::db_backend(&ctx, "migrate", &db),
+            DbAction::Seed { db } => ops::db_backend(&ctx, "seed", &db),
+            DbAction::Reset { db } => ops::db_backend(&ctx, "reset", &db),
+            DbAction::CleanupTokens { db } => ops::db_backend(&ctx, "cleanup-tokens", &db),
         },
         Verb::Daemon {
             names,

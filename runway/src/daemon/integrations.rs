@@ -1,8 +1,6 @@
 //! Where the proxy (issue 5) and the job scheduler (issue 6) plug into the daemon.
 //!
-//! The daemon calls these at start, on `runway reload` and at shutdown; each returns
-//! `None` / does nothing until its module provides the real thing, so the supervisor can ship
-//! first. Replace the bodies, keep the signatures small.
+//! The daemon calls these at start, on `runway reload` and at shutdown.
 
 use std::future::Future;
 use std::path::Path;
@@ -10,7 +8,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use super::protocol::JobRow;
-use crate::manifest::Manifest;
+use crate::jobs::{JobConfig, JobContext, OverlapPolicy, Scheduler};
+use crate::manifest::{CommandSpec, Manifest, Overlap};
+use crate::pipeline::exec::{CommandLine, Outcome};
 use crate::supervisor::Supervisor;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -27,15 +27,141 @@ pub trait JobsBackend: Send + Sync + 'static {
     fn shutdown(&self) -> BoxFuture<'_, ()>;
 }
 
-/// INTEGRATION(jobs, issue 6): build the scheduler for `manifest.jobs`. Children must be
-/// spawned through `supervisor.spawner()` (process group, parent-death signal, no stray fds).
+/// Builds and starts the scheduler for `manifest.jobs` (none: `None`). Each job runs in the
+/// manifest's directory with the daemon's base environment plus its own `env`/`env_file`; its
+/// output goes to `STATE/logs/job:NAME-*.log`, its history to `STATE/jobs/`.
 pub fn start_jobs(
     manifest: &Manifest,
-    _supervisor: &Supervisor,
-    _logs_dir: &Path,
-) -> Option<Arc<dyn JobsBackend>> {
-    let _ = manifest;
-    None
+    supervisor: &Supervisor,
+    state_dir: &Path,
+) -> Result<Option<Arc<dyn JobsBackend>>, String> {
+    if manifest.jobs.is_empty() {
+        return Ok(None);
+    }
+    let scheduler = build_scheduler(manifest, supervisor.base_env(), state_dir)?;
+    scheduler.start();
+    Ok(Some(Arc::new(RunningJobs {
+        scheduler: std::sync::Mutex::new(scheduler),
+        base_env: supervisor.base_env(),
+        state_dir: state_dir.to_path_buf(),
+    })))
+}
+
+fn build_scheduler(
+    manifest: &Manifest,
+    base_env: crate::supervisor::Env,
+    state_dir: &Path,
+) -> Result<Scheduler, String> {
+    let mut configs = Vec::new();
+    for job in &manifest.jobs {
+        let env = crate::supervisor::env::resolve_parts(
+            &job.env,
+            &job.env_files,
+            None,
+            &Default::default(),
+        )
+        .map_err(|e| format!("job `{}`: {e}", job.name))?;
+        configs.push(JobConfig {
+            name: job.name.clone(),
+            schedule: job.schedule.clone(),
+            command: match &job.command {
+                CommandSpec::Argv(argv) => CommandLine::Argv(argv.clone()),
+                CommandSpec::Shell(line) => CommandLine::Shell(line.clone()),
+            },
+            cwd: Some(job.cwd.clone()),
+            env,
+            timeout: job.timeout,
+            overlap: match job.overlap {
+                Overlap::Skip => OverlapPolicy::Skip,
+                Overlap::Allow => OverlapPolicy::Allow,
+            },
+            timezone: job.timezone.clone(),
+        });
+    }
+    Scheduler::new(
+        configs,
+        JobContext {
+            base_dir: manifest.dir.clone(),
+            state_dir: state_dir.to_path_buf(),
+            env: base_env,
+        },
+    )
+    .map_err(|e| e.to_string())
+}
+
+struct RunningJobs {
+    scheduler: std::sync::Mutex<Scheduler>,
+    base_env: crate::supervisor::Env,
+    state_dir: std::path::PathBuf,
+}
+
+impl RunningJobs {
+    fn current(&self) -> Scheduler {
+        self.scheduler
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// How long running jobs get at shutdown or reload before they are killed.
+const JOBS_STOP_BOUND: std::time::Duration = std::time::Duration::from_secs(15);
+
+impl JobsBackend for RunningJobs {
+    fn status(&self) -> Vec<JobRow> {
+        self.current()
+            .status()
+            .into_iter()
+            .map(|s| JobRow {
+                name: s.name,
+                schedule: s.schedule,
+                running: s.running,
+                last_run: s.last_run.as_ref().map(|r| r.started.to_rfc3339()),
+                last_exit: s.last_run.as_ref().and_then(|r| match r.outcome {
+                    Outcome::Exited { code } => Some(code),
+                    Outcome::Signaled { signal } => Some(128 + signal),
+                    _ => None,
+                }),
+                next_run: s.next_run.map(|t| t.to_rfc3339()),
+            })
+            .collect()
+    }
+
+    fn run_now<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<String, String>> {
+        Box::pin(async move {
+            let scheduler = self.current();
+            let result = scheduler.run_now(name).await.map_err(|e| e.to_string())?;
+            let log = scheduler.out_log(name);
+            let message = format!(
+                "job `{name}`: {} in {} ms (log: {})",
+                result.outcome.describe(),
+                result.duration_ms,
+                log.display()
+            );
+            if result.outcome.success() {
+                Ok(message)
+            } else {
+                Err(message)
+            }
+        })
+    }
+
+    fn reload<'a>(&'a self, manifest: &'a Manifest) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let fresh = build_scheduler(manifest, self.base_env.clone(), &self.state_dir)?;
+            let old = std::mem::replace(
+                &mut *self.scheduler.lock().unwrap_or_else(|e| e.into_inner()),
+                fresh.clone(),
+            );
+            old.shutdown(JOBS_STOP_BOUND).await;
+            fresh.start();
+            Ok(())
+        })
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move { self.current().shutdown(JOBS_STOP_BOUND).await })
+    }
 }
 
 /// The running proxy, as the daemon holds it.

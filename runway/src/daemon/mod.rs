@@ -7,6 +7,7 @@ pub mod integrations;
 pub mod lock;
 pub mod protocol;
 pub mod state;
+pub mod switch;
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -47,6 +48,8 @@ pub struct DaemonConfig {
     pub foreground: bool,
     pub initial: Initial,
     pub base_env: Env,
+    /// Printed (foreground) once the initial processes have settled: URL, login, how to stop.
+    pub banner: Option<String>,
 }
 
 /// Runs the daemon until it is told to stop. Errors are for the user (exit non-zero).
@@ -84,6 +87,7 @@ async fn serve(config: DaemonConfig) -> Result<(), String> {
         .map_err(|e| format!("cannot create {}: {e}", paths.home.display()))?;
     // The manifest is checked before the lock is taken or anything is touched.
     let manifest = Manifest::load(&config.manifest_path, config.mode).map_err(|e| e.to_string())?;
+    let manifest = with_managed_db(manifest, &paths, &config.base_env)?;
 
     let lock = match lock::acquire(&paths.lock) {
         Ok(lock) => lock,
@@ -150,7 +154,7 @@ async fn serve(config: DaemonConfig) -> Result<(), String> {
     // The proxy and the scheduler (integration points, see integrations.rs) come up before the
     // socket: a proxy that cannot bind its port fails the start before any process runs.
     let proxy = integrations::start_proxy(&manifest, &supervisor, &paths.logs).await?;
-    let jobs = integrations::start_jobs(&manifest, &supervisor, &paths.logs);
+    let jobs = integrations::start_jobs(&manifest, &supervisor, &paths.home)?;
 
     let listener = bind_socket(&paths)?;
     let (shutdown, mut shutdown_rx) = watch::channel(false);
@@ -199,15 +203,45 @@ async fn serve(config: DaemonConfig) -> Result<(), String> {
     }
 
     match config.initial {
-        Initial::Start(names) => {
-            if let Err(e) = daemon.supervisor.start(&names).await {
+        Initial::Start(names) => match daemon.supervisor.start(&names).await {
+            Ok(started) => {
+                if let (true, Some(banner)) = (config.foreground, config.banner.clone()) {
+                    let daemon = daemon.clone();
+                    tokio::spawn(async move {
+                        daemon
+                            .supervisor
+                            .wait_settled(&started, Duration::from_secs(600))
+                            .await;
+                        let statuses = daemon.supervisor.statuses();
+                        let not_ready: Vec<String> = statuses
+                            .iter()
+                            .filter(|(spec, st)| {
+                                started.contains(&spec.name)
+                                    && st.state != crate::supervisor::ProcState::Ready
+                            })
+                            .map(|(spec, st)| format!("{} ({:?})", spec.name, st.state))
+                            .collect();
+                        let mut out = std::io::stdout().lock();
+                        if not_ready.is_empty() {
+                            let _ = writeln!(out, "{banner}");
+                        } else {
+                            let _ = writeln!(
+                                out,
+                                "runway: not ready: {}; see `runway logs NAME`, `runway doctor`",
+                                not_ready.join(", ")
+                            );
+                        }
+                    });
+                }
+            }
+            Err(e) => {
                 daemon.log.line(&e);
                 if config.foreground {
                     eprintln!("runway: {e}");
                 }
                 let _ = daemon.shutdown.send(true);
             }
-        }
+        },
         Initial::Resurrect => {
             if let Err(e) = daemon.resurrect().await {
                 daemon.log.line(&e);
@@ -243,6 +277,55 @@ async fn serve(config: DaemonConfig) -> Result<(), String> {
     }
     drop(lock);
     Ok(())
+}
+
+/// Set by `runway up --db postgres` when the state directory has a managed cluster.
+pub const MANAGED_PG_ENV: &str = "RUNWAY_MANAGED_PG";
+
+/// Under `up --db postgres` with a managed cluster (`runway db provision --managed`): the
+/// cluster's server becomes a supervised process `postgres` (readiness: `pg_isready`; SIGINT,
+/// PostgreSQL's fast shutdown) and the deployed process waits for it to be healthy.
+fn with_managed_db(
+    mut manifest: Manifest,
+    paths: &Paths,
+    base_env: &Env,
+) -> Result<Manifest, String> {
+    if base_env.get(MANAGED_PG_ENV).map(String::as_str) != Some("1") {
+        return Ok(manifest);
+    }
+    let Some(cluster) = crate::db::managed::ManagedCluster::load(&paths.home) else {
+        return Ok(manifest);
+    };
+    if manifest.process("postgres").is_some() {
+        return Ok(manifest);
+    }
+    if cluster.run_as.is_some() {
+        // The server runs as `postgres` (initdb refuses root): it must be able to traverse
+        // the state directory to its cluster. 0711 lets it pass without listing; the logs
+        // directory, which the 0700 home used to cover, is closed on its own.
+        let _ = std::fs::set_permissions(&paths.home, std::fs::Permissions::from_mode(0o711));
+        let _ = std::fs::set_permissions(&paths.logs, std::fs::Permissions::from_mode(0o700));
+    }
+    let quote = |argv: Vec<String>| -> String {
+        let items: Vec<String> = argv.iter().map(|a| format!("{a:?}")).collect();
+        format!("[{}]", items.join(", "))
+    };
+    let text = format!(
+        "[[process]]\nname = \"postgres\"\ncommand = {}\nreadiness = {{ exec = {}, interval = \"500ms\", timeout = \"5s\", failure_threshold = 3 }}\nrestart = \"always\"\nstop_signal = \"SIGINT\"\nstop_timeout = \"30s\"\n",
+        quote(cluster.server_command()),
+        quote(cluster.ready_command())
+    );
+    let extra = Manifest::parse(&text, &manifest.path, manifest.mode)
+        .map_err(|e| format!("the managed PostgreSQL process: {e}"))?;
+    let deployed = manifest.deploy.process.clone();
+    if let Some(spec) = manifest.processes.iter_mut().find(|p| p.name == deployed) {
+        spec.depends_on.push(crate::manifest::Dependency {
+            name: "postgres".into(),
+            condition: crate::manifest::Condition::Healthy,
+        });
+    }
+    manifest.processes.splice(0..0, extra.processes);
+    Ok(manifest)
 }
 
 fn bind_socket(paths: &Paths) -> Result<UnixListener, String> {
@@ -457,7 +540,32 @@ impl Daemon {
                         Ok(message) => Response::ok(serde_json::json!({ "message": message })),
                         Err(e) => Response::err(e),
                     },
-                    None => Response::err("this daemon has no job scheduler"),
+                    None => Response::err("this manifest has no [[job]]"),
+                }
+            }
+            Command::Activate { process } => {
+                let manifest = self.manifest_snapshot();
+                let options = manifest.deploy.activate_options();
+                let board = switch::DaemonSwitchboard {
+                    supervisor: &self.supervisor,
+                    manifest: &manifest,
+                    logs_dir: &self.paths.logs,
+                };
+                self.log
+                    .line(&format!("deploy: switching `{process}` to the new release"));
+                match crate::deploy::activate::activate(&board, &process, options).await {
+                    Ok(report) => {
+                        self.log.line(&format!(
+                            "deploy: `{process}` switched in {} ms (candidate ready in {} ms)",
+                            report.total_ms, report.candidate_ready_ms
+                        ));
+                        Response::ok(report)
+                    }
+                    Err(e) => {
+                        self.log
+                            .line(&format!("deploy: switch of `{process}` failed: {e}"));
+                        Response::err(e.to_string())
+                    }
                 }
             }
         }
@@ -470,6 +578,7 @@ impl Daemon {
         };
         let fresh = Manifest::load(&path, mode)
             .map_err(|e| format!("the manifest has problems, nothing was changed:\n{e}"))?;
+        let fresh = with_managed_db(fresh, &self.paths, &self.supervisor.base_env())?;
         // The proxy first: it is the one part that may still refuse the new configuration
         // (e.g. a static directory that does not exist), and then nothing has changed yet.
         let proxy = self.proxy.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -488,8 +597,13 @@ impl Daemon {
         }
         let report = self.supervisor.reload(&fresh).await?;
         let jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        if let Some(jobs) = jobs {
-            jobs.reload(&fresh).await?;
+        match jobs {
+            Some(jobs) => jobs.reload(&fresh).await?,
+            // The first [[job]] added by a reload gets a scheduler.
+            None => {
+                let started = integrations::start_jobs(&fresh, &self.supervisor, &self.paths.home)?;
+                *self.jobs.lock().unwrap_or_else(|e| e.into_inner()) = started;
+            }
         }
         *self.manifest.lock().unwrap_or_else(|e| e.into_inner()) = fresh;
         self.log.line(&format!(

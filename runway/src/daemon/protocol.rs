@@ -45,6 +45,11 @@ pub enum Command {
     JobsRun {
         name: String,
     },
+    /// `runway deploy` / `rollback`, after the release pointer moved: switch `process` to the
+    /// new build without a failed request (see `deploy::activate`).
+    Activate {
+        process: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -246,6 +246,12 @@ pub struct Manifest {
     pub routes: Vec<RouteConfig>,
     pub jobs: Vec<JobSpec>,
     pub logs: LogPolicy,
+    /// `[[step]]`: the build pipeline `up` and `deploy` run.
+    pub steps: Vec<crate::pipeline::StepConfig>,
+    /// `[deploy]`: which process is switched, releases kept, bounds.
+    pub deploy: crate::deploy::DeployConfig,
+    /// `[up] notes`: the line `runway up` prints for this mode once everything is ready.
+    pub up_note: Option<String>,
 }
 
 /// One problem in a manifest, with its line when known.

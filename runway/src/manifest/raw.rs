@@ -9,6 +9,9 @@ use toml::Spanned;
 
 use super::units::{Bytes, Dur, Signal};
 use super::{Condition, Overlap, RestartPolicy};
+use crate::deploy::DeployConfig;
+use crate::deploy::manifest::ModeSections;
+use crate::pipeline::StepConfig;
 use crate::proxy::config::{ProxyConfig, RouteConfig};
 
 #[derive(Debug, Deserialize)]
@@ -24,6 +27,26 @@ pub struct RawManifest {
     pub process: Vec<Spanned<RawProcess>>,
     #[serde(default)]
     pub job: Vec<Spanned<RawJob>>,
+    /// `[[step]]`: the build pipeline (owned by `pipeline`).
+    #[serde(default)]
+    pub step: Vec<Spanned<StepConfig>>,
+    /// `[deploy]` (owned by `deploy`).
+    #[serde(default)]
+    pub deploy: Option<DeployConfig>,
+    /// `[modes.MODE]`: per-mode route replacements.
+    #[serde(default)]
+    pub modes: BTreeMap<String, Spanned<ModeSections>>,
+    /// `[up]`: what `runway up` prints once everything is ready.
+    #[serde(default)]
+    pub up: Option<RawUp>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUp {
+    /// A line per mode (e.g. the development login).
+    #[serde(default)]
+    pub notes: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -116,11 +139,49 @@ pub struct RawCrashLoop {
 }
 
 /// `depends_on = ["db"]` or `depends_on = { db = "healthy", migrate = "completed" }`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone)]
 pub enum RawDepends {
     Names(Vec<String>),
     Conditions(BTreeMap<String, Condition>),
+}
+
+impl<'de> Deserialize<'de> for RawDepends {
+    // By hand rather than `untagged`, whose error ("data did not match any variant") does not
+    // tell the user what to write.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Shape {
+            Names(Vec<String>),
+            Table(BTreeMap<String, String>),
+        }
+        let shape = Shape::deserialize(d).map_err(|_| {
+            D::Error::custom(
+                "`depends_on` must be a list of process names or a table such as { db = \"healthy\" }",
+            )
+        })?;
+        match shape {
+            Shape::Names(names) => Ok(RawDepends::Names(names)),
+            Shape::Table(table) => table
+                .into_iter()
+                .map(|(name, condition)| {
+                    let condition = match condition.as_str() {
+                        "started" => Condition::Started,
+                        "healthy" => Condition::Healthy,
+                        "completed" => Condition::Completed,
+                        other => {
+                            return Err(D::Error::custom(format!(
+                                "`depends_on`: `{other}` (for `{name}`) is not a condition; use \"started\", \"healthy\" or \"completed\""
+                            )));
+                        }
+                    };
+                    Ok((name, condition))
+                })
+                .collect::<Result<_, _>>()
+                .map(RawDepends::Conditions),
+        }
+    }
 }
 
 /// A `[[process]]` entry, and also the shape of its `[process.modes.MODE]` overrides (where
@@ -130,9 +191,9 @@ pub enum RawDepends {
 pub struct RawProcess {
     pub name: Option<Spanned<String>>,
     pub command: Option<Spanned<RawCommand>>,
-    pub cwd: Option<String>,
+    pub cwd: Option<Spanned<String>>,
     pub env: Option<BTreeMap<String, EnvValue>>,
-    pub env_file: Option<OneOrMany>,
+    pub env_file: Option<Spanned<OneOrMany>>,
     pub port: Option<Spanned<u16>>,
     pub readiness: Option<Spanned<RawProbe>>,
     pub liveness: Option<Spanned<RawProbe>>,

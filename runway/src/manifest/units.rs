@@ -13,30 +13,36 @@ pub struct Dur(pub Duration);
 
 impl Dur {
     pub fn parse(text: &str) -> Result<Dur, String> {
-        let text = text.trim();
-        let split = text
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(text.len());
-        let (number, unit) = text.split_at(split);
-        let value: f64 = number.parse().map_err(|_| {
-            format!("`{text}` is not a duration (use e.g. \"500ms\", \"5s\", \"2m\")")
-        })?;
-        let seconds = match unit.trim() {
-            "ms" => value / 1000.0,
-            "" | "s" => value,
-            "m" | "min" => value * 60.0,
-            "h" => value * 3600.0,
-            other => {
-                return Err(format!(
-                    "unknown duration unit `{other}` in `{text}` (use ms, s, m or h)"
-                ));
-            }
-        };
-        if !seconds.is_finite() || !(0.0..=1.0e9).contains(&seconds) {
-            return Err(format!("duration `{text}` is out of range"));
-        }
-        Ok(Dur(Duration::from_secs_f64(seconds)))
+        parse_duration(text).map(Dur)
     }
+}
+
+/// Parses `"250ms"`, `"5s"`, `"2m"`, `"1h"` or a bare number of seconds (fractions allowed).
+/// The one duration parser of runway: the manifest, `[proxy]` and `[[job]]` all use it.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration (use e.g. \"500ms\", \"5s\", \"2m\")"))?;
+    let seconds = match unit.trim() {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        other => {
+            return Err(format!(
+                "unknown duration unit `{other}` in `{text}` (use ms, s, m or h)"
+            ));
+        }
+    };
+    if !seconds.is_finite() || !(0.0..=1.0e9).contains(&seconds) {
+        return Err(format!("duration `{text}` is out of range"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
 }
 
 impl<'de> Deserialize<'de> for Dur {

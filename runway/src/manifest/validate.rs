@@ -113,8 +113,25 @@ pub(super) fn build(
     check_ports(&mut ctx, &raw, &processes, mode);
     check_dependencies(&mut ctx, &processes, &lines);
 
+    // `[modes.MODE]` route replacements (e.g. production serves the built frontend).
+    for (name, section) in &raw.modes {
+        if Mode::parse(name).is_err() {
+            ctx.push(
+                section.span().start,
+                format!("[modes.{name}]: unknown mode (use development, dev_stage or production)"),
+            );
+        }
+    }
     // The proxy's part, validated by the proxy's own rules plus the ports it needs.
-    let routes: Vec<_> = raw.route.iter().map(|r| r.get_ref().clone()).collect();
+    let mut routes: Vec<_> = raw.route.iter().map(|r| r.get_ref().clone()).collect();
+    if let Some(section) = raw.modes.get(mode.as_str()) {
+        for r in &section.get_ref().route {
+            match routes.iter_mut().find(|x| x.path == r.path) {
+                Some(slot) => *slot = r.clone(),
+                None => routes.push(r.clone()),
+            }
+        }
+    }
     let proxy = raw.proxy.as_ref().map(|p| p.get_ref().clone());
     if !raw.route.is_empty() && proxy.is_none() {
         ctx.push(
@@ -172,6 +189,40 @@ pub(super) fn build(
         }
     }
 
+    let mut steps: Vec<crate::pipeline::StepConfig> = Vec::new();
+    for entry in &raw.step {
+        let step = entry.get_ref();
+        if steps.iter().any(|s| s.name == step.name) {
+            ctx.push(
+                entry.span().start,
+                format!("[[step]] `{}` is declared twice", step.name),
+            );
+            continue;
+        }
+        for m in &step.modes {
+            if Mode::parse(m).is_err() {
+                ctx.push(
+                    entry.span().start,
+                    format!("[[step]] `{}`: unknown mode `{m}` (use development, dev_stage or production)", step.name),
+                );
+            }
+        }
+        steps.push(step.clone());
+    }
+    let deploy = raw.deploy.clone().unwrap_or_default();
+    if !raw.process.is_empty()
+        && raw.deploy.is_some()
+        && !processes.iter().any(|p| p.name == deploy.process)
+    {
+        ctx.problems.push(Problem {
+            line: None,
+            message: format!(
+                "[deploy] process `{}` is not a [[process]] of this manifest",
+                deploy.process
+            ),
+        });
+    }
+
     if !ctx.problems.is_empty() {
         ctx.problems.sort_by_key(|p| p.line);
         return Err(ctx.problems);
@@ -185,6 +236,12 @@ pub(super) fn build(
         routes,
         jobs,
         logs,
+        steps,
+        deploy,
+        up_note: raw
+            .up
+            .as_ref()
+            .and_then(|u| u.notes.get(mode.as_str()).cloned()),
     })
 }
 
@@ -295,12 +352,12 @@ fn process(ctx: &mut Ctx, entry: &Spanned<RawProcess>, mode: Mode) -> Option<Pro
 
     let cwd = raw
         .cwd
-        .as_deref()
-        .map(|c| ctx.resolve(c))
+        .as_ref()
+        .map(|c| ctx.resolve(c.get_ref()))
         .unwrap_or_else(|| ctx.dir.to_path_buf());
     if !cwd.is_dir() {
         ctx.push(
-            start,
+            raw.cwd.as_ref().map(|c| c.span().start).unwrap_or(start),
             format!("{what}: `cwd` {} is not a directory", cwd.display()),
         );
     }
@@ -322,15 +379,20 @@ fn process(ctx: &mut Ctx, entry: &Spanned<RawProcess>, mode: Mode) -> Option<Pro
     let env_files: Vec<PathBuf> = raw
         .env_file
         .clone()
-        .map(|f| f.into_vec())
+        .map(|f| f.into_inner().into_vec())
         .unwrap_or_default()
         .iter()
         .map(|f| ctx.resolve(f))
         .collect();
+    let env_file_at = raw
+        .env_file
+        .as_ref()
+        .map(|f| f.span().start)
+        .unwrap_or(start);
     for file in &env_files {
         if !file.is_file() {
             ctx.push(
-                start,
+                env_file_at,
                 format!("{what}: `env_file` {} does not exist", file.display()),
             );
         }

@@ -8,10 +8,9 @@
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderValue, Method, StatusCode, Uri, Version};
 use tokio::sync::Notify;
@@ -22,7 +21,8 @@ const MAX_PENDING: usize = 8 * 1024 * 1024;
 
 /// What one line says about one request.
 pub struct Line<'a> {
-    pub client: IpAddr,
+    /// The client IP as text (formatted once per connection).
+    pub client: &'a str,
     pub method: &'a Method,
     pub uri: &'a Uri,
     pub version: Version,
@@ -100,11 +100,12 @@ impl AccessLog {
             return;
         };
         let mut text = String::with_capacity(256);
-        let stamp = timestamp(shared);
+        text.push_str(line.client);
+        text.push_str(" - - ");
+        push_timestamp(shared, &mut text);
         let _ = write!(
             text,
-            "{} - - {stamp} \"{} {} {:?}\" {} {} \"{}\" \"{}\" rt={:.3} urt=",
-            line.client.to_canonical(),
+            " \"{} {} {:?}\" {} {} \"",
             line.method,
             line.uri
                 .path_and_query()
@@ -113,14 +114,15 @@ impl AccessLog {
             line.version,
             line.status.as_u16(),
             line.bytes.unwrap_or(0),
-            header_text(line.referer),
-            header_text(line.user_agent),
-            line.request_time.as_secs_f64(),
         );
+        push_header(&mut text, line.referer);
+        text.push_str("\" \"");
+        push_header(&mut text, line.user_agent);
+        text.push_str("\" rt=");
+        push_seconds(&mut text, line.request_time);
+        text.push_str(" urt=");
         match line.upstream_time {
-            Some(t) => {
-                let _ = write!(text, "{:.3}", t.as_secs_f64());
-            }
+            Some(t) => push_seconds(&mut text, t),
             None => text.push('-'),
         }
         text.push('\n');
@@ -145,24 +147,41 @@ impl LogWriter {
     }
 }
 
-fn header_text(value: Option<&HeaderValue>) -> String {
+/// Seconds with millisecond precision (`0.004`), like nginx's `$request_time`; integer
+/// arithmetic, as float formatting showed up in profiles.
+fn push_seconds(text: &mut String, duration: Duration) {
+    let millis = duration.as_millis();
+    let _ = write!(text, "{}.{:03}", millis / 1000, millis % 1000);
+}
+
+/// A header's text with `"` escaped, or `-`.
+fn push_header(text: &mut String, value: Option<&HeaderValue>) {
     match value.and_then(|v| v.to_str().ok()) {
-        Some(text) => text.replace('"', "\\\""),
-        None => "-".to_string(),
+        Some(value) if value.contains('"') => text.push_str(&value.replace('"', "\\\"")),
+        Some(value) => text.push_str(value),
+        None => text.push('-'),
     }
 }
 
-fn timestamp(shared: &Shared) -> String {
-    let now = chrono::Utc::now();
-    let secs = now.timestamp();
+/// Appends `[28/Nov/2026:13:14:35 +0000]`, formatted once per second.
+fn push_timestamp(shared: &Shared, text: &mut String) {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let format = |secs: i64| {
+        chrono::DateTime::from_timestamp(secs, 0)
+            .unwrap_or_default()
+            .format("[%d/%b/%Y:%H:%M:%S +0000]")
+            .to_string()
+    };
     match shared.stamp.lock() {
         Ok(mut stamp) => {
-            if stamp.0 != secs {
-                *stamp = (secs, now.format("[%d/%b/%Y:%H:%M:%S +0000]").to_string());
+            if stamp.0 != secs || stamp.1.is_empty() {
+                *stamp = (secs, format(secs));
             }
-            stamp.1.clone()
+            text.push_str(&stamp.1);
         }
-        Err(_) => now.format("[%d/%b/%Y:%H:%M:%S +0000]").to_string(),
+        Err(_) => text.push_str(&format(secs)),
     }
 }
 
@@ -204,25 +223,34 @@ impl Rotating {
 
 async fn write_loop(shared: Arc<Shared>, stop: Arc<Notify>, mut out: Rotating) {
     let mut stopping = false;
+    let mut spare = Vec::with_capacity(FLUSH_BYTES);
     loop {
         tokio::select! {
             _ = shared.wake.notified() => {}
             _ = stop.notified() => stopping = true,
             _ = tokio::time::sleep(Duration::from_millis(200)) => {}
         }
-        let batch = match shared.pending.lock() {
-            Ok(mut pending) if !pending.is_empty() => std::mem::take(&mut *pending),
-            _ => Vec::new(),
-        };
-        if !batch.is_empty() {
+        // Two buffers swapped back and forth keep their capacity: taking a fresh Vec each time
+        // made every batch regrow from nothing, and the churn slowly raised RSS under load.
+        let mut batch = std::mem::take(&mut spare);
+        if let Ok(mut pending) = shared.pending.lock() {
+            std::mem::swap(&mut *pending, &mut batch);
+        }
+        if batch.is_empty() {
+            spare = batch;
+        } else {
             let result = tokio::task::spawn_blocking(move || {
                 let result = out.write(&batch);
-                (out, result)
+                batch.clear();
+                // A burst may have grown it; don't keep that much for good.
+                batch.shrink_to(4 * FLUSH_BYTES);
+                (out, batch, result)
             })
             .await;
             match result {
-                Ok((back, result)) => {
+                Ok((back, buffer, result)) => {
                     out = back;
+                    spare = buffer;
                     if let Err(err) = result {
                         tracing::error!("proxy access log: {err}");
                     }

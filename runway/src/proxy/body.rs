@@ -92,10 +92,16 @@ impl fmt::Display for UpstreamIdle {
 impl StdError for UpstreamIdle {}
 
 /// Wraps a body; errors if no frame arrives within `limit` of the previous one.
+///
+/// The timer is only armed when the body actually has to wait: a small response that is
+/// already buffered (the common case for an API) never touches the timer wheel or the clock.
 pub struct IdleTimeout<B> {
     inner: B,
     limit: Duration,
-    sleep: Pin<Box<Sleep>>,
+    /// Allocated on the first wait, then reused.
+    sleep: Option<Pin<Box<Sleep>>>,
+    /// Whether `sleep` holds the deadline of the current wait.
+    armed: bool,
 }
 
 impl<B> IdleTimeout<B> {
@@ -103,7 +109,8 @@ impl<B> IdleTimeout<B> {
         IdleTimeout {
             inner,
             limit,
-            sleep: Box::pin(tokio::time::sleep(limit)),
+            sleep: None,
+            armed: false,
         }
     }
 }
@@ -123,12 +130,23 @@ where
         let this = self.get_mut();
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(frame) => {
-                let deadline = Instant::now() + this.limit;
-                this.sleep.as_mut().reset(deadline);
+                // The next wait gets a fresh deadline when it starts.
+                this.armed = false;
                 Poll::Ready(frame.map(|f| f.map_err(Into::into)))
             }
             Poll::Pending => {
-                ready!(this.sleep.as_mut().poll(cx));
+                if !this.armed {
+                    let deadline = Instant::now() + this.limit;
+                    match &mut this.sleep {
+                        Some(sleep) => sleep.as_mut().reset(deadline),
+                        None => this.sleep = Some(Box::pin(tokio::time::sleep_until(deadline))),
+                    }
+                    this.armed = true;
+                }
+                let Some(sleep) = this.sleep.as_mut() else {
+                    return Poll::Pending;
+                };
+                ready!(sleep.as_mut().poll(cx));
                 Poll::Ready(Some(Err(Box::new(UpstreamIdle(this.limit)))))
             }
         }

@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use super::body::{Body, BodyTooLarge, ClientBodyError, IdleTimeout, Outgoing, caused_by};
 use super::config::ProxyConfig;
 use super::error::{error_response, refuse};
-use super::headers::{add_forwarded, prefers_json, strip_hop_by_hop, upgrade_protocol};
+use super::headers::{Peer, add_forwarded, prefers_json, strip_hop_by_hop, upgrade_protocol};
 use super::routes::{Route, Target};
 use super::{UpstreamState, UpstreamTable};
 
@@ -28,6 +28,12 @@ pub type Client = HyperClient<HttpConnector, Outgoing>;
 /// While a `Ready` process refuses connections (it just died and the supervisor has not noticed
 /// yet), retry this often within the retry window.
 const REFUSED_POLL: Duration = Duration::from_millis(50);
+
+/// An idempotent request whose connection died under it (a kept-alive connection the upstream
+/// had closed, or the upstream killed mid-request) is tried again on a fresh attempt, this many
+/// times at most within the retry window: after a `kill -9` every pooled connection to the
+/// dead process fails this way, one after the other.
+const MAX_DEAD_CONNECTION_RETRIES: u32 = 8;
 
 pub fn build_client(config: &ProxyConfig) -> Client {
     let mut connector = HttpConnector::new();
@@ -92,7 +98,7 @@ pub async fn forward(
     upstreams: &UpstreamTable,
     route: &Route,
     mut req: Request<Incoming>,
-    peer: SocketAddr,
+    peer: &Peer,
 ) -> Forwarded {
     let json = prefers_json(req.headers(), req.uri().path());
     let bad_gateway = |message: &str| -> Forwarded {
@@ -155,7 +161,7 @@ pub async fn forward(
 
     let deadline = Instant::now() + route.retry_window;
     let mut table = upstreams.clone();
-    let mut retried_dead_connection = false;
+    let mut dead_connection_retries = 0u32;
     loop {
         let addr = match &route.target {
             Target::Upstream(addr) => *addr,
@@ -187,7 +193,7 @@ pub async fn forward(
         };
         let mut upstream_req = Request::new(outgoing);
         *upstream_req.method_mut() = method.clone();
-        *upstream_req.uri_mut() = upstream_uri(addr, &path);
+        *upstream_req.uri_mut() = upstream_uri(addr, route.authority.as_ref(), &path);
         *upstream_req.version_mut() = Version::HTTP_11;
         *upstream_req.headers_mut() = headers.clone();
 
@@ -248,9 +254,17 @@ pub async fn forward(
                     tracing::warn!("proxy: cannot connect to {addr}: {err}");
                     return bad_gateway(&format!("cannot connect to the upstream at {addr}"));
                 }
-                if idempotent && body_intact && !retried_dead_connection {
-                    // A kept-alive connection the upstream had closed: one fresh attempt.
-                    retried_dead_connection = true;
+                if idempotent
+                    && body_intact
+                    && dead_connection_retries < MAX_DEAD_CONNECTION_RETRIES
+                    && Instant::now() < deadline
+                {
+                    // The first retry is immediate (a stale keep-alive connection); later ones
+                    // give the supervisor a moment to notice a dead process.
+                    dead_connection_retries += 1;
+                    if dead_connection_retries > 1 {
+                        wait_for_change(&mut table, deadline, Some(REFUSED_POLL)).await;
+                    }
                     continue;
                 }
                 tracing::warn!("proxy: upstream {addr} failed: {err}");
@@ -260,10 +274,14 @@ pub async fn forward(
     }
 }
 
-fn upstream_uri(addr: SocketAddr, path: &PathAndQuery) -> Uri {
+/// `authority` is the route's fixed upstream, formatted once when the table was compiled.
+fn upstream_uri(addr: SocketAddr, authority: Option<&Authority>, path: &PathAndQuery) -> Uri {
     let mut parts = http::uri::Parts::default();
     parts.scheme = Some(Scheme::HTTP);
-    parts.authority = Authority::try_from(addr.to_string()).ok();
+    parts.authority = match authority {
+        Some(authority) => Some(authority.clone()),
+        None => Authority::try_from(addr.to_string()).ok(),
+    };
     parts.path_and_query = Some(path.clone());
     Uri::from_parts(parts).unwrap_or_default()
 }

@@ -18,7 +18,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 const MAX_HEAD: usize = 256 * 1024;
 
 enum State {
-    Head(Vec<u8>),
+    /// Reading a head into `FramingGuard::head`.
+    Head,
     Body(u64),
     ChunkSize(Vec<u8>),
     ChunkData(u64),
@@ -31,6 +32,8 @@ enum State {
 pub struct FramingGuard<S> {
     inner: S,
     state: State,
+    /// The head being read; kept across requests so a kept-alive connection allocates once.
+    head: Vec<u8>,
     bad: Arc<AtomicBool>,
 }
 
@@ -38,7 +41,8 @@ impl<S> FramingGuard<S> {
     pub fn new(inner: S) -> Self {
         FramingGuard {
             inner,
-            state: State::Head(Vec::new()),
+            state: State::Head,
+            head: Vec::new(),
             bad: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -51,8 +55,8 @@ impl<S> FramingGuard<S> {
         while !bytes.is_empty() {
             match &mut self.state {
                 State::Off => return,
-                State::Head(head) => {
-                    if head.is_empty() {
+                State::Head => {
+                    if self.head.is_empty() {
                         // Empty lines before a request line are allowed.
                         let skip = bytes
                             .iter()
@@ -63,21 +67,29 @@ impl<S> FramingGuard<S> {
                             return;
                         }
                     }
-                    let start = head.len().saturating_sub(3);
-                    let take = bytes.len().min(MAX_HEAD + 4 - head.len().min(MAX_HEAD));
-                    head.extend_from_slice(&bytes[..take]);
-                    match find_head_end(&head[start..]) {
+                    let start = self.head.len().saturating_sub(3);
+                    let take = bytes
+                        .len()
+                        .min(MAX_HEAD + 4 - self.head.len().min(MAX_HEAD));
+                    self.head.extend_from_slice(&bytes[..take]);
+                    match find_head_end(&self.head[start..]) {
                         Some(end) => {
                             let end = start + end;
-                            let rest_in_head = head.len() - end;
+                            let rest_in_head = self.head.len() - end;
                             let consumed = take - rest_in_head;
-                            let head = std::mem::take(head);
-                            self.state = self.after_head(&head[..end]);
+                            let next = self.after_head(&self.head[..end]);
+                            self.head.clear();
+                            if self.head.capacity() > 16 * 1024 {
+                                // Don't keep a big head's buffer for the connection's lifetime.
+                                self.head = Vec::new();
+                            }
+                            self.state = next;
                             bytes = &bytes[consumed..];
                         }
                         None => {
-                            if head.len() > MAX_HEAD {
+                            if self.head.len() > MAX_HEAD {
                                 self.state = State::Off;
+                                self.head = Vec::new();
                             }
                             return;
                         }
@@ -88,7 +100,7 @@ impl<S> FramingGuard<S> {
                     *remaining -= n;
                     bytes = &bytes[n as usize..];
                     if *remaining == 0 {
-                        self.state = State::Head(Vec::new());
+                        self.state = State::Head;
                     }
                 }
                 State::ChunkSize(line) => match bytes.iter().position(|b| *b == b'\n') {
@@ -135,7 +147,7 @@ impl<S> FramingGuard<S> {
                         let empty = line.iter().all(|b| *b == b'\r');
                         line.clear();
                         if empty {
-                            self.state = State::Head(Vec::new());
+                            self.state = State::Head;
                         }
                     }
                     None => {
@@ -197,11 +209,11 @@ impl<S> FramingGuard<S> {
                 .ok()
                 .and_then(|v| v.trim().parse().ok())
             {
-                Some(0) => State::Head(Vec::new()),
+                Some(0) => State::Head,
                 Some(n) => State::Body(n),
                 None => State::Off,
             },
-            None => State::Head(Vec::new()),
+            None => State::Head,
         }
     }
 }

@@ -91,55 +91,93 @@ static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
+/// The client end of a connection, formatted once per connection rather than per request.
+#[derive(Debug)]
+pub struct Peer {
+    pub addr: SocketAddr,
+    /// The IP as text (IPv4-mapped IPv6 shown as IPv4): the access log and `X-Forwarded-For`.
+    pub ip_text: String,
+    /// `ip_text` as a header value.
+    ip_value: HeaderValue,
+    /// The RFC 7239 node: IPv6 quoted and bracketed.
+    node: String,
+    /// A loopback peer is a local tunnel or proxy whose `X-Forwarded-Proto/-Host` are kept.
+    trusted: bool,
+}
+
+impl Peer {
+    pub fn new(addr: SocketAddr) -> Peer {
+        let ip = addr.ip().to_canonical();
+        let ip_text = ip.to_string();
+        let node = if ip.is_ipv6() {
+            format!("\"[{ip_text}]\"")
+        } else {
+            ip_text.clone()
+        };
+        Peer {
+            addr,
+            ip_value: HeaderValue::from_str(&ip_text)
+                .unwrap_or_else(|_| HeaderValue::from_static("unknown")),
+            ip_text,
+            node,
+            trusted: ip.is_loopback(),
+        }
+    }
+}
+
+/// Appends `, item` to a header's existing list, or starts the list.
+fn append_list(existing: Option<&HeaderValue>, item: &str) -> Option<HeaderValue> {
+    let existing = existing.and_then(|v| v.to_str().ok())?.trim();
+    if existing.is_empty() {
+        return None;
+    }
+    let mut text = String::with_capacity(existing.len() + 2 + item.len());
+    text.push_str(existing);
+    text.push_str(", ");
+    text.push_str(item);
+    HeaderValue::from_maybe_shared(bytes::Bytes::from(text)).ok()
+}
+
 /// Adds the client to `X-Forwarded-For` and `Forwarded`, and sets `X-Forwarded-Proto` /
 /// `X-Forwarded-Host`.
 ///
 /// A loopback peer is a local tunnel or proxy (cloudflared in the seed's topology): its
 /// `X-Forwarded-Proto`/`-Host` describe the real client and are kept. Anyone else's are replaced.
-pub fn add_forwarded(headers: &mut HeaderMap, client: SocketAddr, host: Option<&HeaderValue>) {
-    let ip = client.ip().to_canonical();
-    let trusted = ip.is_loopback();
-    let ip_text = ip.to_string();
+/// Runs on every proxied request, hence the care to format little.
+pub fn add_forwarded(headers: &mut HeaderMap, peer: &Peer, host: Option<&HeaderValue>) {
+    let xff = append_list(headers.get(&X_FORWARDED_FOR), &peer.ip_text)
+        .unwrap_or_else(|| peer.ip_value.clone());
+    headers.insert(X_FORWARDED_FOR.clone(), xff);
 
-    let xff = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(existing) if !existing.trim().is_empty() => format!("{existing}, {ip_text}"),
-        _ => ip_text.clone(),
-    };
-    if let Ok(value) = HeaderValue::from_str(&xff) {
-        headers.insert(X_FORWARDED_FOR.clone(), value);
-    }
-
-    if !trusted || !headers.contains_key(&X_FORWARDED_PROTO) {
+    if !peer.trusted || !headers.contains_key(&X_FORWARDED_PROTO) {
         headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
     }
-    let proto = headers
-        .get(&X_FORWARDED_PROTO)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("http")
-        .to_string();
     if let Some(host) = host
-        && (!trusted || !headers.contains_key(&X_FORWARDED_HOST))
+        && (!peer.trusted || !headers.contains_key(&X_FORWARDED_HOST))
     {
         headers.insert(X_FORWARDED_HOST.clone(), host.clone());
     }
 
-    // RFC 7239: IPv6 addresses are quoted and bracketed; host values quoted when not tokens.
-    let node = if ip.is_ipv6() {
-        format!("\"[{ip_text}]\"")
-    } else {
-        ip_text
-    };
-    let mut element = format!("for={node};proto={proto}");
-    if let Some(host) = host.and_then(|h| h.to_str().ok()) {
+    let proto = headers
+        .get(&X_FORWARDED_PROTO)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("http");
+    let host = host.and_then(|h| h.to_str().ok());
+    let mut element =
+        String::with_capacity(peer.node.len() + proto.len() + host.map_or(0, str::len) + 24);
+    element.push_str("for=");
+    element.push_str(&peer.node);
+    element.push_str(";proto=");
+    element.push_str(proto);
+    if let Some(host) = host {
+        // RFC 7239: host values quoted; quotes and backslashes cannot be escaped reliably.
         element.push_str(";host=\"");
-        element.push_str(&host.replace(['"', '\\'], ""));
+        element.extend(host.chars().filter(|c| *c != '"' && *c != '\\'));
         element.push('"');
     }
-    let forwarded = match headers.get(header::FORWARDED).and_then(|v| v.to_str().ok()) {
-        Some(existing) if !existing.trim().is_empty() => format!("{existing}, {element}"),
-        _ => element,
-    };
-    if let Ok(value) = HeaderValue::from_str(&forwarded) {
+    let forwarded = append_list(headers.get(header::FORWARDED), &element)
+        .or_else(|| HeaderValue::from_maybe_shared(bytes::Bytes::from(element)).ok());
+    if let Some(value) = forwarded {
         headers.insert(header::FORWARDED, value);
     }
 }

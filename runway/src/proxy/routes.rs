@@ -30,6 +30,8 @@ pub struct Route {
     pub host: Option<String>,
     pub strip_prefix: bool,
     pub target: Target,
+    /// `Target::Upstream`'s address as a URI authority, formatted once.
+    pub authority: Option<http::uri::Authority>,
     /// 0 = unlimited.
     pub max_body: u64,
     pub retry_window: Duration,
@@ -88,8 +90,10 @@ impl RouteTable {
             } else if let Some(upstream) = &route.upstream {
                 Target::Upstream(resolve(&route.path, upstream).await?)
             } else if let Some(dir) = &route.static_dir {
+                let root = base_dir.join(dir);
                 Target::Static(StaticDir {
-                    root: base_dir.join(dir),
+                    cache_key: format!("{}\0", root.display()),
+                    root,
                     spa_fallback: route.spa_fallback.unwrap_or(true),
                 })
             } else {
@@ -102,7 +106,12 @@ impl RouteTable {
                 Some(page) => load_page(base_dir, Some(page))?,
                 None => default_page.clone(),
             };
+            let authority = match &target {
+                Target::Upstream(addr) => http::uri::Authority::try_from(addr.to_string()).ok(),
+                _ => None,
+            };
             compiled.push(Arc::new(Route {
+                authority,
                 prefix: normalize_prefix(&route.path),
                 host: route.host.as_ref().map(|h| h.to_ascii_lowercase()),
                 strip_prefix: route.strip_prefix,

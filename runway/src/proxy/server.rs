@@ -24,7 +24,7 @@ use super::error::{ProxyError, error_response, refuse};
 use super::files::StaticFiles;
 use super::forward::{Client, Forwarded, forward};
 use super::framing::FramingGuard;
-use super::headers::{framing_problem, prefers_json};
+use super::headers::{Peer, framing_problem, prefers_json};
 use super::routes::{RouteTable, Target, request_host};
 
 /// What a configuration compiles to; swapped whole on reload. In-flight requests keep the one
@@ -143,10 +143,12 @@ async fn serve_connection(shared: &Arc<Shared>, stream: TcpStream, peer: SocketA
     let stream = FramingGuard::new(stream);
     let ambiguous = stream.flag();
     let service_shared = shared.clone();
+    let peer = Arc::new(Peer::new(peer));
     let service = hyper::service::service_fn(move |req| {
         let shared = service_shared.clone();
+        let peer = peer.clone();
         let ambiguous = ambiguous.load(Ordering::SeqCst);
-        async move { Ok::<_, Infallible>(handle(&shared, req, peer, ambiguous).await) }
+        async move { Ok::<_, Infallible>(handle(&shared, req, &peer, ambiguous).await) }
     });
     let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
     tokio::pin!(connection);
@@ -167,7 +169,7 @@ async fn serve_connection(shared: &Arc<Shared>, stream: TcpStream, peer: SocketA
 async fn handle(
     shared: &Arc<Shared>,
     req: Request<Incoming>,
-    peer: SocketAddr,
+    peer: &Peer,
     ambiguous: bool,
 ) -> Response<Body> {
     let started = Instant::now();
@@ -191,7 +193,7 @@ async fn handle(
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok());
         shared.log.record(&Line {
-            client: peer.ip(),
+            client: &peer.ip_text,
             method: &method,
             uri: &uri,
             version,
@@ -209,7 +211,7 @@ async fn handle(
 async fn dispatch(
     shared: &Arc<Shared>,
     req: Request<Incoming>,
-    peer: SocketAddr,
+    peer: &Peer,
     ambiguous: bool,
 ) -> Forwarded {
     let problem = if ambiguous {
@@ -218,7 +220,7 @@ async fn dispatch(
         framing_problem(req.headers())
     };
     if let Some(problem) = problem {
-        tracing::info!("proxy: refused a request from {peer}: {problem}");
+        tracing::info!("proxy: refused a request from {}: {problem}", peer.addr);
         return refuse(
             StatusCode::BAD_REQUEST,
             "bad_request",

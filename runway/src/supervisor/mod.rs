@@ -479,6 +479,11 @@ impl Supervisor {
             .collect()
     }
 
+    /// A live view of one process's status (the deployer waits on it).
+    pub fn watch_status(&self, name: &str) -> Option<watch::Receiver<ProcStatus>> {
+        self.lock().get(name).map(|h| h.status.clone())
+    }
+
     /// Waits until each of `names` is ready, stopped, errored or backing off (or `timeout`).
     pub async fn wait_settled(&self, names: &[String], timeout: Duration) {
         let receivers: Vec<watch::Receiver<ProcStatus>> = {

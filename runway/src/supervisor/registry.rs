@@ -65,7 +65,9 @@ impl ChildRegistry {
         if let Some(path) = &self.path {
             let list: Vec<&ChildRecord> = children.values().collect();
             if let Ok(json) = serde_json::to_vec(&list) {
-                let _ = crate::daemon::state::write_atomic(path, &json, 0o600);
+                // No fsync: the file is for a successor after a daemon crash, not after a reboot
+                // (the children die with the machine), and it sits on the restart path.
+                let _ = crate::daemon::state::write_replace(path, &json, 0o600);
             }
         }
     }
