@@ -4,7 +4,7 @@
 //! directory outside the clone (RUNWAY_HOME), the pipeline builds the frontend (`npm run build`)
 //! and publishes it; the proxy serves `index.html` with `Cache-Control: no-cache` and a hashed
 //! asset under /assets/ as immutable from `${RUNWAY_HOME}/current/dist`, `/api/ready` answers
-//! 200 through the proxy, and no Vite dev server runs. Without SECRET_KEY production refuses
+//! 200 through the proxy, no Vite dev server runs, and `verify` passes. Without SECRET_KEY production refuses
 //! before anything starts, naming it.
 //!
 //! Cost control (prebuilt backend, linked `node_modules`, free ports): see `e2e_support`.
@@ -151,6 +151,10 @@ async fn production_up_serves_the_built_frontend_from_the_state_directory() {
         clone.frontend
     );
     assert_eq!(stack.process("backend")["state"], "ready");
+
+    // The seed's 1.6 checks pass in production too (no dev server to ask directly).
+    let verify = stack.ok(&["verify"]);
+    assert!(verify.contains("checks passed"), "{verify}");
 
     let status = stack.interrupt().expect("up was running");
     assert!(status.success(), "{}", stack.output());
