@@ -3,7 +3,8 @@
 //! secrets refuses to start and names every missing variable; `db provision` twice on the
 //! throwaway PostgreSQL is idempotent; `up --db postgres` with a managed cluster supervises the
 //! cluster and hands its database to the app; `doctor` names the program holding a port; a job
-//! added by `reload` is scheduled and runs on demand.
+//! added by `reload` is scheduled and runs on demand; the tunnel starts only with
+//! `CF_TUNNEL_TOKEN`, which `status` never shows.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -336,4 +337,53 @@ fn a_job_added_by_reload_is_scheduled_and_runs_on_demand() {
         text(&logs)
     );
     assert!(down.status.success());
+}
+
+/// The seed's Cloudflare tunnel: declared with `autostart = false`, started by `up` only when
+/// `CF_TUNNEL_TOKEN` is set — and the token never shows in `status`.
+#[test]
+fn the_tunnel_starts_only_with_its_token_and_the_token_stays_hidden() {
+    let dir = tempfile::tempdir().unwrap();
+    // Both processes just sleep: whether the tunnel runs depends on `up` alone.
+    let manifest = "[[process]]\nname = \"web\"\ncommand = \"sleep 600\"\n\n\
+        [[process]]\nname = \"tunnel\"\nautostart = false\ncommand = \"sleep 600\"\n";
+    std::fs::write(dir.path().join("runway.toml"), manifest).unwrap();
+    let token = "cf-token-that-must-not-leak-0123456789";
+
+    let tunnel_pid = |env: &[(&str, &str)]| {
+        let up = runway(dir.path(), &["up", "--detach"], env);
+        assert!(up.status.success(), "{}", text(&up));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let (pid, shown) = loop {
+            let out = runway(dir.path(), &["status", "--json"], &[]);
+            let table = runway(dir.path(), &["status"], &[]);
+            let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let rows = status["processes"].as_array().unwrap().clone();
+            let pid_of = |name: &str| {
+                rows.iter()
+                    .find(|r| r["name"] == name)
+                    .and_then(|r| r["pid"].as_u64())
+            };
+            let shown = format!("{}{}", text(&out), text(&table));
+            if pid_of("web").is_some() || Instant::now() > deadline {
+                // Give a tunnel that was asked for the same chance to appear.
+                if env.is_empty() || pid_of("tunnel").is_some() || Instant::now() > deadline {
+                    break (pid_of("tunnel"), shown);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        let down = runway(dir.path(), &["down"], &[]);
+        assert!(down.status.success(), "{}", text(&down));
+        (pid, shown)
+    };
+
+    let (without, _) = tunnel_pid(&[]);
+    assert_eq!(without, None, "the tunnel started without CF_TUNNEL_TOKEN");
+    let (with, shown) = tunnel_pid(&[("CF_TUNNEL_TOKEN", token)]);
+    assert!(
+        with.is_some(),
+        "the tunnel did not start with CF_TUNNEL_TOKEN: {shown}"
+    );
+    assert!(!shown.contains(token), "status shows the token: {shown}");
 }
