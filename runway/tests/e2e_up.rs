@@ -3,7 +3,8 @@
 //! `kill -9` the backend while requests keep coming (each one succeeds: the proxy holds it until
 //! the restarted backend is ready) → `deploy` a commit that changes a visible string, under
 //! load: zero failures, the new string served → `rollback` under load: zero failures → `jobs
-//! run cleanup-tokens` runs.
+//! run cleanup-tokens` runs. On the way, Vite's HMR WebSocket connects through the proxy the
+//! way the browser's Vite client does.
 //!
 //! Cost control (prebuilt backend, linked `node_modules`, free ports): see `e2e_support`.
 
@@ -105,6 +106,8 @@ async fn fresh_clone_up_verify_signin_crash_deploy_rollback_and_job() {
 
     let verify = stack.ok(&["verify"]);
     assert!(verify.contains("checks passed"), "{verify}");
+
+    vite_hmr_connects_through_the_proxy(proxy).await;
 
     // Sign in through the proxy with the seeded admin; the session works for /api/auth/me.
     let client = reqwest::Client::builder()
@@ -235,5 +238,64 @@ async fn fresh_clone_up_verify_signin_crash_deploy_rollback_and_job() {
     assert!(
         reqwest::get(format!("{base}/api/health")).await.is_err(),
         "the proxy stopped"
+    );
+}
+
+/// What the browser's Vite client does on :8080: read its token from `/@vite/client`, open the
+/// `vite-hmr` WebSocket with an Origin, and get Vite's `connected` message back — through
+/// runway's proxy, not around it.
+async fn vite_hmr_connects_through_the_proxy(proxy: u16) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let client_js = reqwest::get(format!("http://127.0.0.1:{proxy}/@vite/client"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = client_js
+        .split("const wsToken = \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no wsToken in /@vite/client"));
+
+    let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", proxy))
+        .await
+        .unwrap();
+    let request = format!(
+        "GET /?token={token} HTTP/1.1\r\nHost: 127.0.0.1:{proxy}\r\n\
+         Origin: http://127.0.0.1:{proxy}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Protocol: vite-hmr\r\n\r\n"
+    );
+    socket.write_all(request.as_bytes()).await.unwrap();
+
+    // The 101 and Vite's first text frame ({"type":"connected"}) may arrive in one read or several.
+    let mut received = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !String::from_utf8_lossy(&received).contains("\"connected\"") {
+        assert!(
+            Instant::now() < deadline,
+            "no HMR `connected` message through the proxy; got:\n{}",
+            String::from_utf8_lossy(&received)
+        );
+        let mut chunk = [0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(30), socket.read(&mut chunk))
+            .await
+            .expect("HMR socket read timed out")
+            .unwrap();
+        assert!(
+            n > 0,
+            "the proxy closed the HMR socket; got:\n{}",
+            String::from_utf8_lossy(&received)
+        );
+        received.extend_from_slice(&chunk[..n]);
+    }
+    let text = String::from_utf8_lossy(&received);
+    assert!(text.starts_with("HTTP/1.1 101"), "{text}");
+    assert!(
+        text.to_ascii_lowercase()
+            .contains("sec-websocket-protocol: vite-hmr"),
+        "{text}"
     );
 }
