@@ -161,24 +161,8 @@ async fn production_up_serves_the_built_frontend_from_the_state_directory() {
 }
 
 fn production_up(dir: &Path, env: &[(&str, &str)]) -> Output {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_runway"));
-    cmd.args(["up", "--mode", "production", "--no-build"])
-        .current_dir(dir)
-        .env_remove("RUNWAY_HOME")
-        .env_remove("RUNWAY_CONFIG")
-        .env_remove("NODE_ENV");
-    for key in [
-        "SECRET_KEY",
-        "DATABASE_URL",
-        "DB_HOST",
-        "DB_PORT",
-        "DB_NAME",
-        "DB_USER",
-        "DB_PASS",
-        "ALLOWED_ORIGINS",
-    ] {
-        cmd.env_remove(key);
-    }
+    let mut cmd = e2e_support::runway_command(dir);
+    cmd.args(["up", "--mode", "production", "--no-build"]);
     cmd.envs(env.iter().copied());
     cmd.output().unwrap()
 }

@@ -6,38 +6,18 @@
 //! added by `reload` is scheduled and runs on demand; the tunnel starts only with
 //! `CF_TUNNEL_TOKEN`, which `status` never shows.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod e2e_support;
+
+use std::path::Path;
+use std::process::Output;
 use std::time::{Duration, Instant};
 
+use e2e_support::workspace;
 use runway::manifest::{Manifest, Mode};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
 fn runway(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_runway"));
-    cmd.args(args)
-        .current_dir(dir)
-        .env_remove("RUNWAY_HOME")
-        .env_remove("RUNWAY_CONFIG")
-        .env_remove("NODE_ENV");
-    for key in [
-        "SECRET_KEY",
-        "DATABASE_URL",
-        "DB_HOST",
-        "DB_PORT",
-        "DB_NAME",
-        "DB_USER",
-        "DB_PASS",
-        "ALLOWED_ORIGINS",
-    ] {
-        cmd.env_remove(key);
-    }
+    let mut cmd = e2e_support::runway_command(dir);
+    cmd.args(args);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -47,7 +27,11 @@ fn runway(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
 /// The repository's manifest in a temp dir, with the directories it names.
 fn repo_manifest_copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(repo().join("runway.toml"), dir.path().join("runway.toml")).unwrap();
+    std::fs::copy(
+        workspace().join("runway.toml"),
+        dir.path().join("runway.toml"),
+    )
+    .unwrap();
     std::fs::create_dir_all(dir.path().join("frontend")).unwrap();
     dir
 }
@@ -62,7 +46,7 @@ fn text(out: &Output) -> String {
 
 #[test]
 fn the_repos_manifest_loads_in_every_mode() {
-    let path = repo().join("runway.toml");
+    let path = workspace().join("runway.toml");
     let dev = Manifest::load(&path, Mode::Development).unwrap();
     let steps: Vec<&str> = dev.steps.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(
@@ -97,7 +81,7 @@ fn the_repos_manifest_loads_in_every_mode() {
     let prod = Manifest::load(&path, Mode::Production).unwrap();
     let root = prod.routes.iter().find(|r| r.path == "/").unwrap();
     // `${RUNWAY_HOME}/current/dist`: the state directory's live release, wherever it is.
-    let default_dist = repo().join(".runway/current/dist");
+    let default_dist = workspace().join(".runway/current/dist");
     assert_eq!(root.static_dir.as_deref(), default_dist.to_str());
     assert!(!prod.process("frontend").unwrap().autostart);
     let elsewhere = Manifest::load_in(&path, Mode::Production, Path::new("/srv/state")).unwrap();

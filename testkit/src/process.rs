@@ -14,8 +14,9 @@ use anyhow::{Context, anyhow};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
-/// Variables the backend reads; stripped from the inherited environment.
-const CONFIG_VARS: &[&str] = &[
+/// Variables the backend reads; stripped from the inherited environment (here, and by the
+/// runway tests that start the backend through runway).
+pub const CONFIG_VARS: &[&str] = &[
     "NODE_ENV",
     "PORT",
     "BIND_ADDRESS",

@@ -17,6 +17,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The `runway` binary run in `dir` with none of the caller's runway or backend settings: a
+/// developer's RUNWAY_HOME, NODE_ENV or SECRET_KEY must not leak into a test's stack.
+pub fn runway_command(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_runway"));
+    cmd.current_dir(dir)
+        .env_remove("RUNWAY_HOME")
+        .env_remove("RUNWAY_CONFIG");
+    for key in testkit::process::CONFIG_VARS {
+        cmd.env_remove(key);
+    }
+    cmd
+}
+
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -174,11 +187,7 @@ impl Stack {
     }
 
     fn command(dir: &Path, env: &[(String, String)]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_runway"));
-        cmd.current_dir(dir)
-            .env_remove("RUNWAY_HOME")
-            .env_remove("RUNWAY_CONFIG")
-            .env_remove("NODE_ENV");
+        let mut cmd = runway_command(dir);
         for (k, v) in env {
             cmd.env(k, v);
         }
