@@ -7,18 +7,15 @@
 //! writes. The supervisor's part is played by a small real piece: one supervised process on a
 //! fixed port, restarted on request, publishing its readiness to the table.
 
+mod e2e_support;
+
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use e2e_support::Load;
 use runway::checks::mode::Mode;
 use runway::deploy::candidate::{CandidateSpec, http_status};
 use runway::deploy::releases::{ReleaseResult, ReleaseStore};
@@ -179,62 +176,6 @@ async fn proxy_for(
     (proxy, addr)
 }
 
-/// Steady load: 4 loops of GET / until stopped; counts failures and remembers versions seen.
-struct Load {
-    stop: Arc<AtomicBool>,
-    ok: Arc<AtomicU64>,
-    failed: Arc<Mutex<Vec<String>>>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Load {
-    fn start(addr: SocketAddr) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let ok = Arc::new(AtomicU64::new(0));
-        let failed = Arc::new(Mutex::new(Vec::new()));
-        let tasks = (0..4)
-            .map(|_| {
-                let (stop, ok, failed) = (stop.clone(), ok.clone(), failed.clone());
-                tokio::spawn(async move {
-                    let client: Client<HttpConnector, Empty<Bytes>> =
-                        Client::builder(TokioExecutor::new()).build_http();
-                    while !stop.load(Ordering::Relaxed) {
-                        let url: axum::http::Uri = format!("http://{addr}/").parse().unwrap();
-                        match client.get(url).await {
-                            Ok(r) if r.status().is_success() => {
-                                let _ = r.into_body().collect().await;
-                                ok.fetch_add(1, Ordering::Relaxed);
-                            }
-                            Ok(r) => failed
-                                .lock()
-                                .unwrap()
-                                .push(format!("status {}", r.status())),
-                            Err(e) => failed.lock().unwrap().push(e.to_string()),
-                        }
-                    }
-                })
-            })
-            .collect();
-        Self {
-            stop,
-            ok,
-            failed,
-            tasks,
-        }
-    }
-
-    async fn finish(self) -> (u64, Vec<String>) {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.tasks {
-            let _ = t.await;
-        }
-        (
-            self.ok.load(Ordering::Relaxed),
-            self.failed.lock().unwrap().clone(),
-        )
-    }
-}
-
 async fn body(addr: SocketAddr) -> String {
     reqwest::get(format!("http://{addr}/"))
         .await
@@ -318,7 +259,11 @@ async fn deploys_and_rollbacks_under_load_lose_nothing_and_failures_keep_the_old
 
     // v2 under load: zero failures, v2 served afterwards.
     commit(&dir, "v2");
-    let load = Load::start(proxy);
+    let load = Load::start(
+        &format!("http://{proxy}"),
+        &["/"; 4],
+        &reqwest::Client::new(),
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     let v2 = deploy::deploy(&req, &activator, &progress).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -368,7 +313,11 @@ async fn deploys_and_rollbacks_under_load_lose_nothing_and_failures_keep_the_old
     // A backend that never gets ready: the switch fails, under load nothing fails, v2 serves.
     sh(&dir, "git revert --no-edit HEAD >/dev/null");
     commit(&dir, "broken");
-    let load = Load::start(proxy);
+    let load = Load::start(
+        &format!("http://{proxy}"),
+        &["/"; 4],
+        &reqwest::Client::new(),
+    );
     let e = deploy::deploy(&req, &activator, &progress)
         .await
         .unwrap_err();
@@ -382,7 +331,11 @@ async fn deploys_and_rollbacks_under_load_lose_nothing_and_failures_keep_the_old
     assert_eq!(store.current().as_deref(), Some(v2.id.as_str()));
 
     // Rollback to v1 under load: zero failures.
-    let load = Load::start(proxy);
+    let load = Load::start(
+        &format!("http://{proxy}"),
+        &["/"; 4],
+        &reqwest::Client::new(),
+    );
     tokio::time::sleep(Duration::from_millis(200)).await;
     let back = deploy::rollback(&dir.join(".runway"), &config, None, &activator, &progress)
         .await

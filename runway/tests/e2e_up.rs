@@ -10,66 +10,13 @@
 
 mod e2e_support;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use e2e_support::{FreshClone, Stack, sh};
+use e2e_support::{FreshClone, Load, Stack, sh};
 
-/// Steady load on several paths through the proxy until stopped; counts failures.
-struct Load {
-    stop: Arc<AtomicBool>,
-    ok: Arc<AtomicU64>,
-    failed: Arc<std::sync::Mutex<Vec<String>>>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Load {
-    fn start(base: &str, client: &reqwest::Client) -> Load {
-        let stop = Arc::new(AtomicBool::new(false));
-        let ok = Arc::new(AtomicU64::new(0));
-        let failed = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let tasks = ["/api/health", "/api/auth/me", "/", "/api/health"]
-            .into_iter()
-            .map(|path| {
-                let (stop, ok, failed) = (stop.clone(), ok.clone(), failed.clone());
-                let (client, url) = (client.clone(), format!("{base}{path}"));
-                tokio::spawn(async move {
-                    while !stop.load(Ordering::Relaxed) {
-                        match client.get(&url).send().await {
-                            Ok(r) if r.status().is_success() => {
-                                let _ = r.bytes().await;
-                                ok.fetch_add(1, Ordering::Relaxed);
-                            }
-                            Ok(r) => failed
-                                .lock()
-                                .unwrap()
-                                .push(format!("{url}: status {}", r.status())),
-                            Err(e) => failed.lock().unwrap().push(format!("{url}: {e}")),
-                        }
-                    }
-                })
-            })
-            .collect();
-        Load {
-            stop,
-            ok,
-            failed,
-            tasks,
-        }
-    }
-
-    async fn finish(self) -> (u64, Vec<String>) {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.tasks {
-            let _ = t.await;
-        }
-        (
-            self.ok.load(Ordering::Relaxed),
-            self.failed.lock().unwrap().clone(),
-        )
-    }
-}
+/// What the load hits while the backend crashes, deploys and rolls back: the API without and
+/// with the session, and the frontend.
+const E2E_PATHS: [&str; 4] = ["/api/health", "/api/auth/me", "/", "/api/health"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fresh_clone_up_verify_signin_crash_deploy_rollback_and_job() {
@@ -134,7 +81,7 @@ async fn fresh_clone_up_verify_signin_crash_deploy_rollback_and_job() {
 
     // kill -9 the backend while requests keep coming: each one is held and then served.
     let old_pid = stack.backend_pid();
-    let load = Load::start(&base, &client);
+    let load = Load::start(&base, &E2E_PATHS, &client);
     tokio::time::sleep(Duration::from_millis(300)).await;
     unsafe {
         libc::kill(old_pid as i32, libc::SIGKILL);
@@ -176,7 +123,7 @@ async fn fresh_clone_up_verify_signin_crash_deploy_rollback_and_job() {
     .unwrap();
     sh(&dir, "git commit -qam 'e2e: a visible change'");
     let before = stack.backend_pid();
-    let load = Load::start(&base, &client);
+    let load = Load::start(&base, &E2E_PATHS, &client);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut args = vec!["deploy"];
     args.extend(&skip);
@@ -211,7 +158,7 @@ async fn fresh_clone_up_verify_signin_crash_deploy_rollback_and_job() {
 
     // Roll back under load.
     let before = stack.backend_pid();
-    let load = Load::start(&base, &client);
+    let load = Load::start(&base, &E2E_PATHS, &client);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let back = stack.ok(&["rollback"]);
     tokio::time::sleep(Duration::from_millis(300)).await;

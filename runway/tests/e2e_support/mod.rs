@@ -15,6 +15,8 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// The `runway` binary run in `dir` with none of the caller's runway or backend settings: a
@@ -278,5 +280,61 @@ impl Drop for Stack {
     fn drop(&mut self) {
         // The daemon stops everything on Ctrl-C.
         self.interrupt();
+    }
+}
+
+/// Steady load through the proxy until stopped, one task per path (a path may repeat);
+/// counts successes and keeps every failure.
+pub struct Load {
+    stop: Arc<AtomicBool>,
+    ok: Arc<AtomicU64>,
+    failed: Arc<std::sync::Mutex<Vec<String>>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Load {
+    pub fn start(base: &str, paths: &[&str], client: &reqwest::Client) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let ok = Arc::new(AtomicU64::new(0));
+        let failed = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let tasks = paths
+            .iter()
+            .map(|path| {
+                let (stop, ok, failed) = (stop.clone(), ok.clone(), failed.clone());
+                let (client, url) = (client.clone(), format!("{base}{path}"));
+                tokio::spawn(async move {
+                    while !stop.load(Ordering::Relaxed) {
+                        match client.get(&url).send().await {
+                            Ok(r) if r.status().is_success() => {
+                                let _ = r.bytes().await;
+                                ok.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Ok(r) => failed
+                                .lock()
+                                .unwrap()
+                                .push(format!("{url}: status {}", r.status())),
+                            Err(e) => failed.lock().unwrap().push(format!("{url}: {e}")),
+                        }
+                    }
+                })
+            })
+            .collect();
+        Load {
+            stop,
+            ok,
+            failed,
+            tasks,
+        }
+    }
+
+    pub async fn finish(self) -> (u64, Vec<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        (
+            self.ok.load(Ordering::Relaxed),
+            self.failed.lock().unwrap().clone(),
+        )
     }
 }
