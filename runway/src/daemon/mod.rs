@@ -357,12 +357,22 @@ fn init_tracing(log: &LogSink) {
         }
     }
     let sink = log.clone();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RUNWAY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(false)
-        .with_writer(move || Writer(sink.clone()))
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    // `Targets` ("info", "runway=debug,hyper=warn") rather than `EnvFilter`: the same syntax
+    // minus span-field matching, without linking a regex engine into the daemon.
+    let filter = std::env::var("RUNWAY_LOG")
+        .ok()
+        .and_then(|spec| spec.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(move || Writer(sink.clone())),
+        )
+        .with(filter)
         .try_init();
 }
 
