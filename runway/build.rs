@@ -3,7 +3,7 @@
 //! A PIE needs every pointer in its read-only data (vtables, string and table slices —
 //! about 45,000 of them here) relocated by the dynamic loader at each start: the relocation
 //! table is read whole and the relocated pages become private memory of every runway
-//! process, about 2.3 MB of the daemon's resident size (docs/benchmarks.md, issue 4). A fixed
+//! process: 1.9 MB of the daemon's resident size (docs/benchmarks.md, issue 4). A fixed
 //! load address resolves them at link time instead. The cost is that the executable's own
 //! code and data are not address-randomised (shared libraries, stack and heap still are) —
 //! the default trade-off for Go binaries on Linux too. Delete this file to go back to PIE.
