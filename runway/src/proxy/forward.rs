@@ -211,11 +211,8 @@ pub async fn forward(
         }
 
         let sent = Instant::now();
-        let result = tokio::time::timeout(
-            route.read_timeout,
-            conn.sender.send_request(upstream_req),
-        )
-        .await;
+        let result =
+            tokio::time::timeout(route.read_timeout, conn.sender.send_request(upstream_req)).await;
         match result {
             Err(_) => {
                 return error_response(

@@ -117,12 +117,12 @@ impl Proxy {
             (AccessLog::disabled(), None)
         };
         let workers = Arc::new(
-            Workers::start(config.worker_threads(), config.pool_idle_timeout).map_err(|source| {
-                ProxyError::Bind {
+            Workers::start(config.worker_threads(), config.pool_idle_timeout).map_err(
+                |source| ProxyError::Bind {
                     addr: "worker threads".to_string(),
                     source,
-                }
-            })?,
+                },
+            )?,
         );
         let shared = Arc::new(Shared {
             runtime: RwLock::new(Arc::new(Runtime {
