@@ -27,6 +27,7 @@ mod pool;
 mod routes;
 mod server;
 mod workers;
+mod zerocopy;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
