@@ -75,27 +75,46 @@ impl Shared {
     /// The current runtime through this thread's cache: per request only a load of
     /// `generation` and a count in this thread's own memory, where the lock and the shared
     /// `Arc`'s count bounced a cache line between the worker threads on every request.
-    fn local_runtime(&self) -> Arc<Arc<Runtime>> {
+    fn local_runtime(&self) -> Arc<LocalRuntime> {
         let generation = self.generation.load(Ordering::Acquire);
         LOCAL_RUNTIME.with(|cell| {
             let mut cached = cell.borrow_mut();
-            if let Some((id, seen, runtime)) = cached.as_ref()
-                && *id == self.id
-                && *seen == generation
+            if let Some(hit) = cached.as_ref()
+                && hit.proxy == self.id
+                && hit.generation == generation
             {
-                return runtime.clone();
+                return hit.runtime.clone();
             }
-            let runtime = Arc::new(self.runtime());
-            *cached = Some((self.id, generation, runtime.clone()));
+            let runtime = Arc::new(LocalRuntime(self.runtime()));
+            *cached = Some(CachedRuntime {
+                proxy: self.id,
+                generation,
+                runtime: runtime.clone(),
+            });
             runtime
         })
     }
 }
 
+/// A worker thread's own handle on the shared runtime (its count lives in this thread's memory).
+pub struct LocalRuntime(Arc<Runtime>);
+
+impl std::ops::Deref for LocalRuntime {
+    type Target = Runtime;
+    fn deref(&self) -> &Runtime {
+        &self.0
+    }
+}
+
+struct CachedRuntime {
+    proxy: u64,
+    generation: u64,
+    runtime: Arc<LocalRuntime>,
+}
+
 thread_local! {
-    /// (proxy id, generation, runtime) last used on this thread.
-    static LOCAL_RUNTIME: RefCell<Option<(u64, u64, Arc<Arc<Runtime>>)>> =
-        const { RefCell::new(None) };
+    /// The runtime last used on this thread.
+    static LOCAL_RUNTIME: RefCell<Option<CachedRuntime>> = const { RefCell::new(None) };
 }
 
 /// Source of `Shared::id`.
