@@ -1,29 +1,26 @@
 //! Forwarding one request to an upstream: rewrite the head, pick the address (holding the
-//! request while the process is starting), send on a pooled keep-alive connection, retry when
-//! that is safe, and pass upgrades (WebSocket, Vite HMR) through as raw byte streams.
+//! request while the process is starting), send on a pooled keep-alive connection (this worker
+//! thread's [`super::pool`]), retry when that is safe, and pass upgrades (WebSocket, Vite HMR)
+//! through as raw byte streams.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use http::header::{self, HeaderMap, HeaderValue};
-use http::uri::{Authority, PathAndQuery, Scheme};
+use http::uri::{Authority, PathAndQuery};
 use http::{Method, Request, Response, StatusCode, Uri, Version};
 use http_body::Body as _;
 use hyper::body::Incoming;
-use hyper_util::client::legacy::Client as HyperClient;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::time::Instant;
 
 use super::body::{Body, BodyTooLarge, ClientBodyError, IdleTimeout, Outgoing, caused_by};
 use super::config::ProxyConfig;
 use super::error::{error_response, refuse};
 use super::headers::{Peer, add_forwarded, prefers_json, strip_hop_by_hop, upgrade_protocol};
+use super::pool::{self, Conn, PooledBody};
 use super::routes::{Route, Target};
 use super::{UpstreamState, UpstreamTable};
-
-/// The pooled HTTP/1.1 client to upstreams.
-pub type Client = HyperClient<HttpConnector, Outgoing>;
 
 /// While a `Ready` process refuses connections (it just died and the supervisor has not noticed
 /// yet), retry this often within the retry window.
@@ -34,18 +31,6 @@ const REFUSED_POLL: Duration = Duration::from_millis(50);
 /// times at most within the retry window: after a `kill -9` every pooled connection to the
 /// dead process fails this way, one after the other.
 const MAX_DEAD_CONNECTION_RETRIES: u32 = 8;
-
-pub fn build_client(config: &ProxyConfig) -> Client {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(config.upstream_connect_timeout));
-    connector.enforce_http(true);
-    HyperClient::builder(TokioExecutor::new())
-        .pool_idle_timeout(config.pool_idle_timeout)
-        .pool_timer(TokioTimer::new())
-        .timer(TokioTimer::new())
-        .build(connector)
-}
 
 /// What forwarding produced: the response and the time the upstream took to answer.
 pub struct Forwarded {
@@ -94,7 +79,7 @@ fn upstream_path(route: &Route, uri: &Uri) -> Option<PathAndQuery> {
 }
 
 pub async fn forward(
-    client: &Client,
+    config: &ProxyConfig,
     upstreams: &UpstreamTable,
     route: &Route,
     mut req: Request<Incoming>,
@@ -184,6 +169,28 @@ pub async fn forward(
             Target::Static(_) => return bad_gateway("not a proxied route"),
         };
 
+        let conn = match pool::checkout(
+            addr,
+            config.upstream_connect_timeout,
+            config.pool_idle_timeout,
+        )
+        .await
+        {
+            Ok(conn) => conn,
+            Err(err) => {
+                // Nothing was sent: safe to try again for any method.
+                if matches!(route.target, Target::Process(_))
+                    && Instant::now() < deadline
+                    && wait_for_change(&mut table, deadline, Some(REFUSED_POLL)).await
+                {
+                    continue;
+                }
+                tracing::warn!("proxy: cannot connect to {addr}: {err}");
+                return bad_gateway(&format!("cannot connect to the upstream at {addr}"));
+            }
+        };
+        let mut conn = conn;
+
         let (outgoing, reclaim) = match body.take() {
             Some(incoming) => {
                 let (outgoing, reclaim) = Outgoing::new(incoming, route.max_body);
@@ -193,12 +200,19 @@ pub async fn forward(
         };
         let mut upstream_req = Request::new(outgoing);
         *upstream_req.method_mut() = method.clone();
-        *upstream_req.uri_mut() = upstream_uri(addr, route.authority.as_ref(), &path);
+        // Origin form (`/path?query`): the connection is to the upstream itself.
+        *upstream_req.uri_mut() = Uri::from(path.clone());
         *upstream_req.version_mut() = Version::HTTP_11;
         *upstream_req.headers_mut() = headers.clone();
+        if !upstream_req.headers().contains_key(header::HOST) {
+            upstream_req
+                .headers_mut()
+                .insert(header::HOST, upstream_host(addr, route.authority.as_ref()));
+        }
 
         let sent = Instant::now();
-        let result = tokio::time::timeout(route.read_timeout, client.request(upstream_req)).await;
+        let result =
+            tokio::time::timeout(route.read_timeout, conn.sender.send_request(upstream_req)).await;
         match result {
             Err(_) => {
                 return error_response(
@@ -215,7 +229,7 @@ pub async fn forward(
             }
             Ok(Ok(response)) => {
                 let upstream_time = sent.elapsed();
-                let response = relay(response, client_upgrade, route, json);
+                let response = relay(response, conn, client_upgrade, route, json);
                 return Forwarded {
                     response,
                     upstream_time: Some(upstream_time),
@@ -242,18 +256,6 @@ pub async fn forward(
                 }
                 body = reclaim.as_ref().and_then(|r| r.take());
                 let body_intact = !has_body || body.is_some();
-                if err.is_connect() {
-                    // Nothing was sent: safe to try again for any method.
-                    if body_intact
-                        && matches!(route.target, Target::Process(_))
-                        && Instant::now() < deadline
-                        && wait_for_change(&mut table, deadline, Some(REFUSED_POLL)).await
-                    {
-                        continue;
-                    }
-                    tracing::warn!("proxy: cannot connect to {addr}: {err}");
-                    return bad_gateway(&format!("cannot connect to the upstream at {addr}"));
-                }
                 if idempotent
                     && body_intact
                     && dead_connection_retries < MAX_DEAD_CONNECTION_RETRIES
@@ -267,23 +269,24 @@ pub async fn forward(
                     }
                     continue;
                 }
-                tracing::warn!("proxy: upstream {addr} failed: {err}");
+                tracing::warn!(
+                    "proxy: upstream {addr} failed ({} connection): {err}",
+                    if conn.reused { "kept-alive" } else { "new" }
+                );
                 return bad_gateway(&format!("the upstream at {addr} closed the connection"));
             }
         }
     }
 }
 
-/// `authority` is the route's fixed upstream, formatted once when the table was compiled.
-fn upstream_uri(addr: SocketAddr, authority: Option<&Authority>, path: &PathAndQuery) -> Uri {
-    let mut parts = http::uri::Parts::default();
-    parts.scheme = Some(Scheme::HTTP);
-    parts.authority = match authority {
-        Some(authority) => Some(authority.clone()),
-        None => Authority::try_from(addr.to_string()).ok(),
+/// The `Host` for a client request without one: the route's fixed upstream (formatted once
+/// when the table was compiled) or the process's address.
+fn upstream_host(addr: SocketAddr, authority: Option<&Authority>) -> HeaderValue {
+    let text = match authority {
+        Some(authority) => authority.as_str().to_string(),
+        None => addr.to_string(),
     };
-    parts.path_and_query = Some(path.clone());
-    Uri::from_parts(parts).unwrap_or_default()
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("localhost"))
 }
 
 /// Waits until the upstream table changes (true), or `poll` elapses (true), or the deadline
@@ -313,6 +316,7 @@ async fn wait_for_change(
 /// timeout, and a `101 Switching Protocols` spliced to the client.
 fn relay(
     mut response: Response<Incoming>,
+    conn: Conn,
     client_upgrade: Option<hyper::upgrade::OnUpgrade>,
     route: &Route,
     json: bool,
@@ -353,6 +357,9 @@ fn relay(
     strip_hop_by_hop(&mut parts.headers);
     Response::from_parts(
         parts,
-        Body::Upstream(Box::new(IdleTimeout::new(incoming, route.read_timeout))),
+        Body::Upstream(Box::new(IdleTimeout::new(
+            PooledBody::new(incoming, conn),
+            route.read_timeout,
+        ))),
     )
 }

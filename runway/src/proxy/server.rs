@@ -22,17 +22,17 @@ use super::body::Body;
 use super::config::ProxyConfig;
 use super::error::{ProxyError, error_response, refuse};
 use super::files::StaticFiles;
-use super::forward::{Client, Forwarded, forward};
+use super::forward::{Forwarded, forward};
 use super::framing::FramingGuard;
 use super::headers::{Peer, framing_problem, prefers_json};
 use super::routes::{RouteTable, Target, request_host};
+use super::workers::Workers;
 
 /// What a configuration compiles to; swapped whole on reload. In-flight requests keep the one
 /// they started with.
 pub struct Runtime {
     pub config: ProxyConfig,
     pub routes: RouteTable,
-    pub client: Client,
 }
 
 /// State shared by every connection.
@@ -79,9 +79,11 @@ pub fn bind(addr_text: &str) -> Result<TcpListener, ProxyError> {
     socket.listen(1024).map_err(error)
 }
 
-/// Accepts until `stop` turns true; each connection takes a slot of the connection limit.
+/// Accepts until `stop` turns true (or its sender is gone); each connection takes a slot of the
+/// connection limit and runs on one of the workers.
 pub async fn accept_loop(
     shared: Arc<Shared>,
+    workers: Arc<Workers>,
     listener: TcpListener,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -100,14 +102,21 @@ pub async fn accept_loop(
         match accepted {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
-                let shared = shared.clone();
-                shared.active.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(async move {
-                    serve_connection(&shared, stream, peer).await;
-                    drop(permit);
-                    if shared.active.fetch_sub(1, Ordering::SeqCst) == 1 {
-                        shared.idle.notify_waiters();
+                // Re-registered with the worker's own reactor below.
+                let stream = match stream.into_std() {
+                    Ok(stream) => stream,
+                    Err(err) => {
+                        tracing::warn!("proxy: accepted connection unusable: {err}");
+                        continue;
                     }
+                };
+                let active = Active::new(shared.clone());
+                workers.spawn(async move {
+                    if let Ok(stream) = TcpStream::from_std(stream) {
+                        serve_connection(&active.0, stream, peer).await;
+                    }
+                    drop(permit);
+                    drop(active);
                 });
             }
             Err(err) => {
@@ -115,6 +124,24 @@ pub async fn accept_loop(
                 tracing::warn!("proxy: accept failed: {err}");
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
+        }
+    }
+}
+
+/// Counts an open connection; released even when the task is dropped unrun (workers stopped).
+struct Active(Arc<Shared>);
+
+impl Active {
+    fn new(shared: Arc<Shared>) -> Active {
+        shared.active.fetch_add(1, Ordering::SeqCst);
+        Active(shared)
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        if self.0.active.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
         }
     }
 }
@@ -259,6 +286,6 @@ async fn dispatch(
             }
             response.into()
         }
-        _ => forward(&runtime.client, &shared.upstreams, &route, req, peer).await,
+        _ => forward(&runtime.config, &shared.upstreams, &route, req, peer).await,
     }
 }
