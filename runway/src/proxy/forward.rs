@@ -145,17 +145,20 @@ pub async fn forward(
     let mut body = has_body.then_some(body);
 
     let deadline = Instant::now() + route.retry_window;
-    let mut table = upstreams.clone();
+    // Only a route to a process watches the table (a clone touches state shared by threads).
+    let mut table = matches!(route.target, Target::Process(_)).then(|| upstreams.clone());
     let mut dead_connection_retries = 0u32;
     loop {
         let addr = match &route.target {
             Target::Upstream(addr) => *addr,
             Target::Process(name) => {
-                let state = table.borrow_and_update().get(name).copied();
+                let state = table
+                    .as_mut()
+                    .and_then(|table| table.borrow_and_update().get(name).copied());
                 match state {
                     Some(UpstreamState::Ready(addr)) => addr,
                     Some(UpstreamState::Starting) => {
-                        if wait_for_change(&mut table, deadline, None).await {
+                        if wait_for_change(table.as_mut(), deadline, None).await {
                             continue;
                         }
                         return bad_gateway(&format!(
@@ -181,7 +184,7 @@ pub async fn forward(
                 // Nothing was sent: safe to try again for any method.
                 if matches!(route.target, Target::Process(_))
                     && Instant::now() < deadline
-                    && wait_for_change(&mut table, deadline, Some(REFUSED_POLL)).await
+                    && wait_for_change(table.as_mut(), deadline, Some(REFUSED_POLL)).await
                 {
                     continue;
                 }
@@ -265,7 +268,7 @@ pub async fn forward(
                     // give the supervisor a moment to notice a dead process.
                     dead_connection_retries += 1;
                     if dead_connection_retries > 1 {
-                        wait_for_change(&mut table, deadline, Some(REFUSED_POLL)).await;
+                        wait_for_change(table.as_mut(), deadline, Some(REFUSED_POLL)).await;
                     }
                     continue;
                 }
@@ -290,9 +293,9 @@ fn upstream_host(addr: SocketAddr, authority: Option<&Authority>) -> HeaderValue
 }
 
 /// Waits until the upstream table changes (true), or `poll` elapses (true), or the deadline
-/// passes (false).
+/// passes (false). Without a table (a fixed upstream) only `poll` can end the wait early.
 async fn wait_for_change(
-    table: &mut UpstreamTable,
+    table: Option<&mut UpstreamTable>,
     deadline: Instant,
     poll: Option<Duration>,
 ) -> bool {
@@ -303,6 +306,10 @@ async fn wait_for_change(
     let until = match poll {
         Some(poll) => (now + poll).min(deadline),
         None => deadline,
+    };
+    let Some(table) = table else {
+        tokio::time::sleep_until(until).await;
+        return poll.is_some() && Instant::now() < deadline;
     };
     match tokio::time::timeout_at(until, table.changed()).await {
         Ok(Ok(())) => true,

@@ -27,11 +27,12 @@ mod pool;
 mod routes;
 mod server;
 mod workers;
+mod zerocopy;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::{Notify, Semaphore, watch};
@@ -129,6 +130,8 @@ impl Proxy {
                 config: config.clone(),
                 routes: table,
             })),
+            id: server::NEXT_PROXY_ID.fetch_add(1, Ordering::Relaxed),
+            generation: AtomicU64::new(0),
             upstreams,
             files: StaticFiles::new(file_limits(config)),
             log,
@@ -185,10 +188,7 @@ impl Proxy {
             routes: table,
         });
         self.workers.set_idle_timeout(config.pool_idle_timeout);
-        match self.shared.runtime.write() {
-            Ok(mut current) => *current = runtime,
-            Err(poisoned) => *poisoned.into_inner() = runtime,
-        }
+        self.shared.set_runtime(runtime);
         self.shared.files.reset(file_limits(config));
         listeners.retain(|listener| {
             let keep = config.listen.contains(&listener.configured);

@@ -1,9 +1,10 @@
 //! The client side: listeners, the connection limit, HTTP/1.1 (and h2c) connections with their
 //! header limits and timeouts, and the per-request dispatch to a route.
 
+use std::cell::RefCell;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -38,6 +39,10 @@ pub struct Runtime {
 /// State shared by every connection.
 pub struct Shared {
     pub runtime: RwLock<Arc<Runtime>>,
+    /// Unique per proxy (the key of the worker threads' cached runtime).
+    pub id: u64,
+    /// Bumped after each swap of `runtime`.
+    pub generation: AtomicU64,
     pub upstreams: UpstreamTable,
     pub files: StaticFiles,
     pub log: AccessLog,
@@ -57,7 +62,63 @@ impl Shared {
             Err(poisoned) => poisoned.into_inner().clone(),
         }
     }
+
+    /// Swaps the runtime; every worker picks it up at its next request.
+    pub fn set_runtime(&self, runtime: Arc<Runtime>) {
+        match self.runtime.write() {
+            Ok(mut current) => *current = runtime,
+            Err(poisoned) => *poisoned.into_inner() = runtime,
+        }
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// The current runtime through this thread's cache: per request only a load of
+    /// `generation` and a count in this thread's own memory, where the lock and the shared
+    /// `Arc`'s count bounced a cache line between the worker threads on every request.
+    fn local_runtime(&self) -> Arc<LocalRuntime> {
+        let generation = self.generation.load(Ordering::Acquire);
+        LOCAL_RUNTIME.with(|cell| {
+            let mut cached = cell.borrow_mut();
+            if let Some(hit) = cached.as_ref()
+                && hit.proxy == self.id
+                && hit.generation == generation
+            {
+                return hit.runtime.clone();
+            }
+            let runtime = Arc::new(LocalRuntime(self.runtime()));
+            *cached = Some(CachedRuntime {
+                proxy: self.id,
+                generation,
+                runtime: runtime.clone(),
+            });
+            runtime
+        })
+    }
 }
+
+/// A worker thread's own handle on the shared runtime (its count lives in this thread's memory).
+pub struct LocalRuntime(Arc<Runtime>);
+
+impl std::ops::Deref for LocalRuntime {
+    type Target = Runtime;
+    fn deref(&self) -> &Runtime {
+        &self.0
+    }
+}
+
+struct CachedRuntime {
+    proxy: u64,
+    generation: u64,
+    runtime: Arc<LocalRuntime>,
+}
+
+thread_local! {
+    /// The runtime last used on this thread.
+    static LOCAL_RUNTIME: RefCell<Option<CachedRuntime>> = const { RefCell::new(None) };
+}
+
+/// Source of `Shared::id`.
+pub static NEXT_PROXY_ID: AtomicU64 = AtomicU64::new(0);
 
 /// Binds one listen address (SO_REUSEADDR, a deep accept queue).
 pub fn bind(addr_text: &str) -> Result<TcpListener, ProxyError> {
@@ -146,6 +207,12 @@ impl Drop for Active {
     }
 }
 
+struct ConnContext {
+    shared: Arc<Shared>,
+    peer: Peer,
+    ambiguous: Arc<AtomicBool>,
+}
+
 async fn serve_connection(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let config = shared.runtime().config.clone();
     // The protocol sniffing below waits for bytes without a timer; a client that sends nothing
@@ -168,14 +235,19 @@ async fn serve_connection(shared: &Arc<Shared>, stream: TcpStream, peer: SocketA
         .timer(TokioTimer::new())
         .max_header_list_size(config.max_header_bytes.0.min(u32::MAX as u64) as u32);
     let stream = FramingGuard::new(stream);
-    let ambiguous = stream.flag();
-    let service_shared = shared.clone();
-    let peer = Arc::new(Peer::new(peer));
+    // One per connection: what each request clones is counted in this connection's memory,
+    // not in `Shared`'s (touched by every worker thread).
+    let context = Arc::new(ConnContext {
+        shared: shared.clone(),
+        peer: Peer::new(peer),
+        ambiguous: stream.flag(),
+    });
     let service = hyper::service::service_fn(move |req| {
-        let shared = service_shared.clone();
-        let peer = peer.clone();
-        let ambiguous = ambiguous.load(Ordering::SeqCst);
-        async move { Ok::<_, Infallible>(handle(&shared, req, &peer, ambiguous).await) }
+        let context = context.clone();
+        async move {
+            let ambiguous = context.ambiguous.load(Ordering::SeqCst);
+            Ok::<_, Infallible>(handle(&context.shared, req, &context.peer, ambiguous).await)
+        }
     });
     let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
     tokio::pin!(connection);
@@ -256,11 +328,8 @@ async fn dispatch(
         )
         .into();
     }
-    let runtime = shared.runtime();
-    let route = runtime
-        .routes
-        .find(request_host(&req), req.uri().path())
-        .cloned();
+    let runtime = shared.local_runtime();
+    let route = runtime.routes.find(request_host(&req), req.uri().path());
     let Some(route) = route else {
         let json = prefers_json(req.headers(), req.uri().path());
         return error_response(
@@ -286,6 +355,6 @@ async fn dispatch(
             }
             response.into()
         }
-        _ => forward(&runtime.config, &shared.upstreams, &route, req, peer).await,
+        _ => forward(&runtime.config, &shared.upstreams, route, req, peer).await,
     }
 }
