@@ -74,6 +74,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(verify_email))
         .routes(routes!(update_profile))
         .routes(routes!(email_configured))
+        .routes(routes!(super::oauth::providers))
         .routes(routes!(super::oauth::google))
         .routes(routes!(super::oauth::google_callback))
         .routes(routes!(super::oauth::microsoft))

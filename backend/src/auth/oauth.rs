@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -23,8 +24,9 @@ use base64::Engine;
 use chrono::Utc;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::cookies::read_cookie;
@@ -513,6 +515,23 @@ async fn finish(
 }
 
 const TAG: &str = "auth";
+
+/// The sign-in providers this server offers, in a stable order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProvidersResponse {
+    /// `google` and/or `microsoft`; empty when none is configured.
+    #[schema(example = json!(["google"]))]
+    pub providers: Vec<&'static str>,
+}
+
+/// Which OAuth sign-in buttons the sign-in page shows (no secrets: names only).
+#[utoipa::path(get, path = "/api/auth/providers", tag = TAG,
+    responses((status = 200, description = "The configured providers", body = ProvidersResponse)))]
+pub async fn providers(State(state): State<AppState>) -> Json<ProvidersResponse> {
+    Json(ProvidersResponse {
+        providers: state.auth.oauth.providers.iter().map(|p| p.name).collect(),
+    })
+}
 
 /// Start sign-in with Google (when `GOOGLE_CLIENT_ID`/`GOOGLE_CLIENT_SECRET` are set).
 #[utoipa::path(get, path = "/api/auth/signin/google", tag = TAG,

@@ -9,6 +9,7 @@
 //! [`SECRET_PARAMS`] (an OAuth callback's `?code=…&state=…`, tokens in links) are written as
 //! `[REDACTED]`, in the request line and in the Referer.
 
+use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
@@ -52,8 +53,13 @@ pub struct Line<'a> {
 struct Shared {
     pending: Mutex<Vec<u8>>,
     wake: Notify,
-    /// Cached `[28/Nov/2026:13:14:35 +0000]` for the current second.
-    stamp: Mutex<(i64, String)>,
+}
+
+thread_local! {
+    /// Cached `[28/Nov/2026:13:14:35 +0000]` for the current second, and the line being
+    /// formatted: per thread, so formatting touches nothing another worker thread uses.
+    static STAMP: RefCell<(i64, String)> = const { RefCell::new((0, String::new())) };
+    static LINE: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
 /// Handle to the access log; cheap to clone. A disabled log drops every line.
@@ -85,7 +91,6 @@ impl AccessLog {
         let shared = Arc::new(Shared {
             pending: Mutex::new(Vec::with_capacity(FLUSH_BYTES)),
             wake: Notify::new(),
-            stamp: Mutex::new((0, String::new())),
         });
         let stop = Arc::new(Notify::new());
         let task = tokio::spawn(write_loop(
@@ -114,47 +119,54 @@ impl AccessLog {
         let Some(shared) = &self.shared else {
             return;
         };
-        let mut text = String::with_capacity(256);
-        text.push_str(line.client);
-        text.push_str(" - - ");
-        push_timestamp(shared, &mut text);
-        let _ = write!(text, " \"{} ", line.method);
-        push_target(
-            &mut text,
-            line.uri
-                .path_and_query()
-                .map(|pq| pq.as_str())
-                .unwrap_or("/"),
-        );
-        let _ = write!(
-            text,
-            " {:?}\" {} {} \"",
-            line.version,
-            line.status.as_u16(),
-            line.bytes.unwrap_or(0),
-        );
-        push_referer(&mut text, line.referer);
-        text.push_str("\" \"");
-        push_header(&mut text, line.user_agent);
-        text.push_str("\" rt=");
-        push_seconds(&mut text, line.request_time);
-        text.push_str(" urt=");
-        match line.upstream_time {
-            Some(t) => push_seconds(&mut text, t),
-            None => text.push('-'),
-        }
-        text.push('\n');
-        let Ok(mut pending) = shared.pending.lock() else {
-            return;
-        };
-        if pending.len() + text.len() > MAX_PENDING {
-            return;
-        }
-        pending.extend_from_slice(text.as_bytes());
-        if pending.len() >= FLUSH_BYTES {
-            shared.wake.notify_one();
-        }
+        let _ = LINE.try_with(|text| {
+            let mut text = text.borrow_mut();
+            text.clear();
+            format_line(&mut text, line);
+            let Ok(mut pending) = shared.pending.lock() else {
+                return;
+            };
+            if pending.len() + text.len() > MAX_PENDING {
+                return;
+            }
+            pending.extend_from_slice(text.as_bytes());
+            if pending.len() >= FLUSH_BYTES {
+                shared.wake.notify_one();
+            }
+        });
     }
+}
+
+fn format_line(text: &mut String, line: &Line<'_>) {
+    text.push_str(line.client);
+    text.push_str(" - - ");
+    push_timestamp(text);
+    let _ = write!(text, " \"{} ", line.method);
+    push_target(
+        text,
+        line.uri
+            .path_and_query()
+            .map(|pq| pq.as_str())
+            .unwrap_or("/"),
+    );
+    let _ = write!(
+        text,
+        " {:?}\" {} {} \"",
+        line.version,
+        line.status.as_u16(),
+        line.bytes.unwrap_or(0),
+    );
+    push_referer(text, line.referer);
+    text.push_str("\" \"");
+    push_header(text, line.user_agent);
+    text.push_str("\" rt=");
+    push_seconds(text, line.request_time);
+    text.push_str(" urt=");
+    match line.upstream_time {
+        Some(t) => push_seconds(text, t),
+        None => text.push('-'),
+    }
+    text.push('\n');
 }
 
 impl LogWriter {
@@ -221,7 +233,7 @@ fn push_header(text: &mut String, value: Option<&HeaderValue>) {
 }
 
 /// Appends `[28/Nov/2026:13:14:35 +0000]`, formatted once per second.
-fn push_timestamp(shared: &Shared, text: &mut String) {
+fn push_timestamp(text: &mut String) {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
@@ -231,14 +243,15 @@ fn push_timestamp(shared: &Shared, text: &mut String) {
             .format("[%d/%b/%Y:%H:%M:%S +0000]")
             .to_string()
     };
-    match shared.stamp.lock() {
-        Ok(mut stamp) => {
-            if stamp.0 != secs || stamp.1.is_empty() {
-                *stamp = (secs, format(secs));
-            }
-            text.push_str(&stamp.1);
+    let cached = STAMP.try_with(|stamp| {
+        let mut stamp = stamp.borrow_mut();
+        if stamp.0 != secs || stamp.1.is_empty() {
+            *stamp = (secs, format(secs));
         }
-        Err(_) => text.push_str(&format(secs)),
+        text.push_str(&stamp.1);
+    });
+    if cached.is_err() {
+        text.push_str(&format(secs));
     }
 }
 
