@@ -179,6 +179,14 @@ async fn shutdown_lets_in_flight_requests_finish_and_flushes_the_access_log() {
         .await
         .expect("request");
     assert_eq!(response.status(), 200);
+    // An OAuth callback: its authorization code and state must not reach the log.
+    let response = client
+        .get(proxy.url("/echo?code=SECRET-CODE-42&state=SECRET-STATE-43&scope=email"))
+        .header("referer", "http://app.example/cb?token=SECRET-TOKEN-44")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
     let slow_url = proxy.url("/slow?ms=800");
     let slow = tokio::spawn(async move { client.get(slow_url).send().await });
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -211,6 +219,15 @@ async fn shutdown_lets_in_flight_requests_finish_and_flushes_the_access_log() {
     let upstream_time = line.rsplit("urt=").next().unwrap_or("");
     assert!(upstream_time.parse::<f64>().is_ok(), "{line}");
     assert!(log.contains("\"GET /slow?ms=800 HTTP/1.1\" 200"), "{log}");
+    assert!(
+        !log.contains("SECRET-"),
+        "a secret reached the access log:\n{log}"
+    );
+    assert!(
+        log.contains("\"GET /echo?code=[REDACTED]&state=[REDACTED]&scope=email HTTP/1.1\" 200")
+            && log.contains("\"http://app.example/cb?token=[REDACTED]\""),
+        "{log}"
+    );
 }
 
 #[tokio::test]

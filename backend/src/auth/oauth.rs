@@ -357,7 +357,7 @@ async fn account(
         .one(&state.db)
         .await?;
     if let Some(u) = by_subject {
-        return Ok(principal::load_by_id(&state.db, u.id)
+        return Ok(principal::load_by_id(&state.db, &state.auth.roles, u.id)
             .await?
             .ok_or(Refused("oauth_failed")));
     }
@@ -370,7 +370,9 @@ async fn account(
         return Ok(Err(Refused("oauth_no_email")));
     };
     let verified = info.email_verified == Some(true);
-    if let Some(existing) = principal::load_by_email(&state.db, &email.to_lowercase()).await? {
+    if let Some(existing) =
+        principal::load_by_email(&state.db, &state.auth.roles, &email.to_lowercase()).await?
+    {
         if !(verified && provider.trust_verified_email) {
             return Ok(Err(Refused("oauth_email_in_use")));
         }
@@ -385,9 +387,11 @@ async fn account(
         .exec(&state.db)
         .await?;
         tracing::info!(user_id = %existing.id, provider = provider.name, "linked an existing account by verified email");
-        return Ok(principal::load_by_id(&state.db, existing.id)
-            .await?
-            .ok_or(Refused("oauth_failed")));
+        return Ok(
+            principal::load_by_id(&state.db, &state.auth.roles, existing.id)
+                .await?
+                .ok_or(Refused("oauth_failed")),
+        );
     }
     let role = roles::Entity::find()
         .filter(roles::Column::Name.eq("User"))
@@ -424,7 +428,7 @@ async fn account(
     .exec_without_returning(&state.db)
     .await?;
     tracing::info!(user_id = %id, provider = provider.name, "account created by first OAuth sign-in");
-    Ok(principal::load_by_id(&state.db, id)
+    Ok(principal::load_by_id(&state.db, &state.auth.roles, id)
         .await?
         .ok_or(Refused("oauth_failed")))
 }

@@ -4,6 +4,10 @@
 //! Request handlers only append a formatted line to a shared buffer; a background task writes
 //! the buffer out (on a blocking thread) every 200 ms or when it grows past 64 KiB, so logging
 //! never waits for the disk on the request path.
+//!
+//! Secrets in URLs stay out of the log: the values of the query parameters in
+//! [`SECRET_PARAMS`] (an OAuth callback's `?code=…&state=…`, tokens in links) are written as
+//! `[REDACTED]`, in the request line and in the Referer.
 
 use std::cell::RefCell;
 use std::fmt::Write as _;
@@ -19,6 +23,17 @@ use tokio::sync::Notify;
 const FLUSH_BYTES: usize = 64 * 1024;
 /// Past this much unwritten log the newest lines are dropped rather than growing memory.
 const MAX_PENDING: usize = 8 * 1024 * 1024;
+
+/// Query parameters (matched ignoring ASCII case) whose values are never logged.
+pub const SECRET_PARAMS: &[&str] = &[
+    "code",
+    "state",
+    "token",
+    "access_token",
+    "refresh_token",
+    "id_token",
+];
+const REDACTED: &str = "[REDACTED]";
 
 /// What one line says about one request.
 pub struct Line<'a> {
@@ -126,19 +141,22 @@ fn format_line(text: &mut String, line: &Line<'_>) {
     text.push_str(line.client);
     text.push_str(" - - ");
     push_timestamp(text);
-    let _ = write!(
+    let _ = write!(text, " \"{} ", line.method);
+    push_target(
         text,
-        " \"{} {} {:?}\" {} {} \"",
-        line.method,
         line.uri
             .path_and_query()
             .map(|pq| pq.as_str())
             .unwrap_or("/"),
+    );
+    let _ = write!(
+        text,
+        " {:?}\" {} {} \"",
         line.version,
         line.status.as_u16(),
         line.bytes.unwrap_or(0),
     );
-    push_header(text, line.referer);
+    push_referer(text, line.referer);
     text.push_str("\" \"");
     push_header(text, line.user_agent);
     text.push_str("\" rt=");
@@ -164,6 +182,45 @@ impl LogWriter {
 fn push_seconds(text: &mut String, duration: Duration) {
     let millis = duration.as_millis();
     let _ = write!(text, "{}.{:03}", millis / 1000, millis % 1000);
+}
+
+/// A request target (or URL) with the values of [`SECRET_PARAMS`] replaced by `[REDACTED]`.
+fn push_target(text: &mut String, target: &str) {
+    let Some((path, query)) = target.split_once('?') else {
+        text.push_str(target);
+        return;
+    };
+    text.push_str(path);
+    text.push('?');
+    for (i, pair) in query.split('&').enumerate() {
+        if i > 0 {
+            text.push('&');
+        }
+        match pair.split_once('=') {
+            Some((name, _)) if is_secret_param(name) => {
+                text.push_str(name);
+                text.push('=');
+                text.push_str(REDACTED);
+            }
+            _ => text.push_str(pair),
+        }
+    }
+}
+
+fn is_secret_param(name: &str) -> bool {
+    SECRET_PARAMS.iter().any(|s| name.eq_ignore_ascii_case(s))
+}
+
+/// The Referer like [`push_header`], its query redacted like the request line's.
+fn push_referer(text: &mut String, value: Option<&HeaderValue>) {
+    match value.and_then(|v| v.to_str().ok()) {
+        Some(url) if url.contains('?') => {
+            let mut redacted = String::with_capacity(url.len());
+            push_target(&mut redacted, url);
+            text.push_str(&redacted.replace('"', "\\\""));
+        }
+        _ => push_header(text, value),
+    }
 }
 
 /// A header's text with `"` escaped, or `-`.
@@ -277,5 +334,41 @@ async fn write_loop(shared: Arc<Shared>, stop: Arc<Notify>, mut out: Rotating) {
         if stopping {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(t: &str) -> String {
+        let mut out = String::new();
+        push_target(&mut out, t);
+        out
+    }
+
+    #[test]
+    fn oauth_codes_and_tokens_are_redacted() {
+        assert_eq!(
+            target("/api/auth/signin/google/callback?code=4/0AbCdE&state=xyz&scope=email"),
+            "/api/auth/signin/google/callback?code=[REDACTED]&state=[REDACTED]&scope=email"
+        );
+        assert_eq!(
+            target("/reset?Token=abc&next=/home&access_token=t"),
+            "/reset?Token=[REDACTED]&next=/home&access_token=[REDACTED]"
+        );
+        assert_eq!(target("/plain"), "/plain");
+        assert_eq!(target("/q?codes=1&x&=2"), "/q?codes=1&x&=2");
+    }
+
+    #[test]
+    fn referer_query_is_redacted_and_quotes_escaped() {
+        let mut out = String::new();
+        let v = HeaderValue::from_static("https://app.example/cb?code=secret&a=\"b\"");
+        push_referer(&mut out, Some(&v));
+        assert_eq!(out, "https://app.example/cb?code=[REDACTED]&a=\\\"b\\\"");
+        let mut out = String::new();
+        push_referer(&mut out, None);
+        assert_eq!(out, "-");
     }
 }
