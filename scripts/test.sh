@@ -20,5 +20,15 @@ if [ -f frontend/package.json ]; then
     echo "==> cargo build -p backend -p runway (for the end-to-end tests)"
     cargo build -p backend -p runway
     (cd frontend && npm run e2e)
+    # Again on PostgreSQL: each stack gets a fresh database on TEST_DATABASE_URL's server.
+    if [ -n "${TEST_DATABASE_URL:-}" ]; then
+      echo "==> frontend: end-to-end tests on PostgreSQL (a fresh database per stack on TEST_DATABASE_URL's server)"
+      (cd frontend && E2E_DATABASE_URL="$TEST_DATABASE_URL" npm run e2e)
+    elif [ "${CI:-}" = true ]; then
+      echo "scripts/test.sh: CI needs TEST_DATABASE_URL for the end-to-end tests on PostgreSQL (.ci/run exports it)" >&2
+      exit 1
+    else
+      echo "==> frontend: end-to-end tests on PostgreSQL skipped: set TEST_DATABASE_URL=postgres://USER:PASS@HOST:PORT/postgres to run them"
+    fi
   fi
 fi

@@ -75,11 +75,15 @@ fn options(config: &Config) -> ConnectOptions {
         // maintenance loop over `0..num_idle()`, and that counter can wrap below zero for a
         // moment under concurrent release/acquire, leaving a worker spinning for ever (seen:
         // a test process at 100% CPU for 10 minutes). A pool of at most DB_POOL_MAX
-        // connections costs nothing to keep; broken ones are caught by test_before_acquire.
+        // connections costs nothing to keep; broken ones are caught by the idle ping below.
         .idle_timeout(None::<Duration>)
         .max_lifetime(None::<Duration>)
-        // Broken connections (server restarted) are dropped instead of handed out.
-        .test_before_acquire(true)
+        // Broken connections (server restarted) are dropped instead of handed out: a
+        // connection idle for a second or more is pinged before use. Not every checkout: a
+        // ping is a round trip of its own, and it doubled the database work of a request
+        // that makes one query (/api/auth/me). A connection that breaks while in steady use
+        // fails its query and is discarded by sqlx.
+        .test_before_acquire_if_idle_for(Duration::from_secs(1))
         .sqlx_logging(false);
     if matches!(config.database, DatabaseConfig::Sqlite { .. }) {
         opt.map_sqlx_sqlite_opts(|o| {

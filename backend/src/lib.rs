@@ -17,6 +17,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod mail;
+pub mod memory;
 pub mod migrate;
 pub mod migration;
 pub mod password;

@@ -24,6 +24,7 @@ pub async fn serve(config: Arc<Config>, db: sea_orm::DatabaseConnection) -> anyh
     let app = crate::app::build(AppState::new(db, config.clone())?);
     // Tests and runway read this line to learn the port when PORT=0.
     tracing::info!(mode = %config.mode, database = %config.database.describe(), "listening on http://{local}");
+    crate::memory::release_startup_memory();
     run_until(listener, app, config.shutdown_timeout, shutdown_signal()).await
 }
 

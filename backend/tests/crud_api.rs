@@ -664,3 +664,149 @@ async fn no_self_lockout(db: TestDb) {
     assert_eq!(me["firstName"], "Renamed");
 }
 db_test!(self_lockout, no_self_lockout);
+
+/// Changing a role's permissions, or deleting a permission, takes effect on the very next
+/// request of a signed-in holder of that role: the backend caches role permissions in memory
+/// (auth/role_cache.rs), and every CRUD write must drop that cache.
+async fn role_changes_apply_at_once(db: TestDb) {
+    let app = spawn(&db).await;
+    let (_, root, _) = app.signin(SUPER, PASS).await;
+    let perm_id = |name: &'static str| {
+        let app = &app;
+        let root = root.clone();
+        async move {
+            let (_, p) = get_json(app, &root, &format!("/api/permissions?name={name}")).await;
+            p["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["name"] == name)
+                .unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let read_users = perm_id("READ_USERS").await;
+    let (s, role) = send(
+        &app,
+        &root,
+        Method::POST,
+        "/api/roles",
+        json!({"data": {"name": "Auditor", "permissions": [read_users]}}),
+    )
+    .await;
+    assert_eq!(s, 200, "{role}");
+    let rid = role["id"].as_str().unwrap().to_string();
+    let (_, john_before, me) = app.signin(USER, PASS).await;
+    drop(john_before);
+    let john_id = me["id"].as_str().unwrap().to_string();
+    let (s, b) = send(
+        &app,
+        &root,
+        Method::PUT,
+        &format!("/api/users/{john_id}"),
+        json!({"data": {"app_role": rid}}),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    // The role change ended john's sessions: sign in again as an Auditor.
+    let (_, john, _) = app.signin(USER, PASS).await;
+    let me = |t: String| {
+        let app = &app;
+        async move {
+            let (s, me) = get_json(app, &t, "/api/auth/me").await;
+            assert_eq!(s, 200, "{me}");
+            me["permissions"].clone()
+        }
+    };
+    let users = |t: String| {
+        let app = &app;
+        async move { get_json(app, &t, "/api/users").await.0 }
+    };
+    assert_eq!(me(john.clone()).await, json!(["READ_USERS"]));
+    assert_eq!(users(john.clone()).await, 200);
+
+    // Take the permission away from the role: the next request is refused.
+    let (s, b) = send(
+        &app,
+        &root,
+        Method::PUT,
+        &format!("/api/roles/{rid}"),
+        json!({"id": rid, "data": {"permissions": []}}),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(users(john.clone()).await, 403, "role permission removed");
+    assert_eq!(me(john.clone()).await, json!([]));
+
+    // Grant it again, plus a permission made for the occasion; then delete that permission.
+    let (s, widgets) = send(
+        &app,
+        &root,
+        Method::POST,
+        "/api/permissions",
+        json!({"data": {"name": "READ_WIDGETS"}}),
+    )
+    .await;
+    assert_eq!(s, 200, "{widgets}");
+    let wid = widgets["id"].as_str().unwrap().to_string();
+    let (s, b) = send(
+        &app,
+        &root,
+        Method::PUT,
+        &format!("/api/roles/{rid}"),
+        json!({"id": rid, "data": {"permissions": [read_users, wid]}}),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        users(john.clone()).await,
+        200,
+        "role permission granted again"
+    );
+    assert_eq!(
+        me(john.clone()).await,
+        json!(["READ_USERS", "READ_WIDGETS"])
+    );
+    let (s, b) = send(
+        &app,
+        &root,
+        Method::PUT,
+        &format!("/api/permissions/{wid}"),
+        json!({"id": wid, "data": {"name": "READ_GADGETS"}}),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        me(john.clone()).await,
+        json!(["READ_GADGETS", "READ_USERS"])
+    );
+    assert_eq!(
+        app.bearer_req(
+            Method::DELETE,
+            &format!("/api/permissions/{wid}"),
+            &root,
+            None
+        )
+        .await
+        .status(),
+        200
+    );
+    assert_eq!(me(john.clone()).await, json!(["READ_USERS"]));
+
+    // Custom permissions are read with the user row on every request.
+    let read_roles = perm_id("READ_ROLES").await;
+    let (s, b) = send(
+        &app,
+        &root,
+        Method::PUT,
+        &format!("/api/users/{john_id}"),
+        json!({"data": {"custom_permissions": [read_roles]}}),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(me(john.clone()).await, json!(["READ_ROLES", "READ_USERS"]));
+    assert_eq!(get_json(&app, &john, "/api/roles").await.0, 200);
+}
+db_test!(role_changes, role_changes_apply_at_once);

@@ -91,6 +91,7 @@ NGINX
 cat > "$WORK/runway.toml" <<TOML
 [proxy]
 listen = ["127.0.0.1:$RUNWAY_PORT"]
+workers = 2
 
 [[route]]
 path = "/api"
@@ -113,7 +114,7 @@ WORKERS=1 "$BIN" upstream 127.0.0.1:$UP_PORT >"$WORK/logs/upstream.log" 2>&1 &
 UPSTREAM_PID=$!
 PIDS+=($UPSTREAM_PID)
 nginx -p "$WORK" -c "$WORK/nginx.conf" -g "daemon on;"
-WORKERS=2 "$BIN" proxy "$WORK/runway.toml" >"$WORK/logs/runway.log" 2>&1 &
+"$BIN" proxy "$WORK/runway.toml" >"$WORK/logs/runway.log" 2>&1 &
 RUNWAY_PID=$!
 PIDS+=($RUNWAY_PID)
 wait_port $UP_PORT; wait_port $NGINX_PORT; wait_port $RUNWAY_PORT

@@ -1,5 +1,7 @@
-// The real stack for the end-to-end tests, on a fresh SQLite data directory and free ports
-// (44000-44099 when free), everything bound to 127.0.0.1. The default front is runway itself:
+// The real stack for the end-to-end tests, on a fresh SQLite data directory — or, with
+// E2E_DATABASE_URL=postgres://USER:PASS@HOST:PORT/postgres, a fresh PostgreSQL database made
+// for each stack and dropped after it — and free ports (44000-44099 when free), everything
+// bound to 127.0.0.1. The default front is runway itself:
 // `runway up --detach` with a manifest written to a temporary directory (its own state
 // directory, so a developer's running stack on :8080 is untouched) that runs the workspace's
 // `backend start` and puts runway's proxy in front — /api to the backend, / served from
@@ -178,7 +180,7 @@ http {
  * settings may leak in from the caller), the seeded admin's password, email links pointing at
  * the front the browser uses, and optionally a short access-token lifetime.
  */
-function backendEnv({ port, dataDir, baseUrl, accessTtlMs }) {
+function backendEnv({ port, dataDir, baseUrl, accessTtlMs, databaseUrl }) {
   const env = {
     NODE_ENV: 'development',
     PORT: String(port),
@@ -193,7 +195,30 @@ function backendEnv({ port, dataDir, baseUrl, accessTtlMs }) {
     RUST_LOG: process.env.RUST_LOG ?? 'info',
   };
   if (accessTtlMs) env.AUTH_ACCESS_TOKEN_TTL_MS = String(accessTtlMs);
+  if (databaseUrl) env.DATABASE_URL = databaseUrl;
   return env;
+}
+
+/**
+ * A fresh PostgreSQL database for one stack when E2E_DATABASE_URL names a server (the backend
+ * migrates and seeds it on `start`), else null: the backend's embedded SQLite in the data
+ * directory. `drop()` removes the database once the stack is down.
+ */
+function freshDatabase(name) {
+  const server = process.env.E2E_DATABASE_URL;
+  if (!server) return null;
+  const db = `runway_e2e_${name.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${process.pid}_${Date.now()}`;
+  const psql = (sql) => {
+    const r = spawnSync('psql', [server, '-v', 'ON_ERROR_STOP=1', '-qc', sql], { encoding: 'utf8' });
+    if (r.status !== 0) {
+      throw new Error(`psql on E2E_DATABASE_URL failed (${r.error?.message ?? r.stderr.trim()}): is PostgreSQL running and psql installed?`);
+    }
+  };
+  psql(`CREATE DATABASE "${db}"`);
+  const url = new URL(server);
+  url.pathname = `/${db}`;
+  log(`${name}: PostgreSQL database ${db}`);
+  return { url: url.toString(), drop: () => psql(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`) };
 }
 
 /** The caller's environment without what would point a child at another database or stack. */
@@ -225,12 +250,14 @@ export async function startStack({ name = 'stack', accessTtlMs, front = process.
   const dataDir = mkdtempSync(join(tmpdir(), `runway-e2e-${name}-`));
   const [backendPort, frontPort] = await twoPorts();
   const baseUrl = `http://127.0.0.1:${frontPort}`;
-  const env = { ...cleanEnv(), ...backendEnv({ port: backendPort, dataDir, baseUrl, accessTtlMs }) };
+  const database = freshDatabase(name);
+  const env = { ...cleanEnv(), ...backendEnv({ port: backendPort, dataDir, baseUrl, accessTtlMs, databaseUrl: database?.url }) };
   const backend = startProcess(`${name}-backend`, bin, ['start'], { cwd: repoRoot, env });
   const backendUrl = `http://127.0.0.1:${backendPort}`;
   const stop = async () => {
     await Promise.all([stopProcess(front_?.child), stopProcess(backend.child)]);
     rmSync(dataDir, { recursive: true, force: true });
+    database?.drop();
     if (front_?.dir) rmSync(front_.dir, { recursive: true, force: true });
   };
   let front_;
@@ -322,7 +349,8 @@ async function startRunwayStack({ name, accessTtlMs }) {
   const [backendPort, proxyPort] = await twoPorts();
   const baseUrl = `http://127.0.0.1:${proxyPort}`;
   const backendUrl = `http://127.0.0.1:${backendPort}`;
-  writeFileSync(join(dir, 'runway.toml'), testManifest({ proxyPort, backendPort, backendBin, env: backendEnv({ port: backendPort, dataDir, baseUrl, accessTtlMs }) }));
+  const database = freshDatabase(name);
+  writeFileSync(join(dir, 'runway.toml'), testManifest({ proxyPort, backendPort, backendBin, env: backendEnv({ port: backendPort, dataDir, baseUrl, accessTtlMs, databaseUrl: database?.url }) }));
   const env = cleanEnv();
   const logsDir = join(dir, 'home', 'logs');
   const saveLogs = () => {
@@ -350,6 +378,7 @@ async function startRunwayStack({ name, accessTtlMs }) {
     saveLogs();
     if (r.status !== 0) log(`${name}: runway down failed: ${r.error?.message ?? `exit ${r.status ?? r.signal}`} ${r.stderr ?? ''}`);
     rmSync(dir, { recursive: true, force: true });
+    database?.drop();
   };
   // A test run that dies before its after() hook must not leave the daemon serving.
   process.once('exit', () => {

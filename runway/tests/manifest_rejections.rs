@@ -247,6 +247,10 @@ fn probe_backoff_and_dependency_values_are_checked() {
             "depends_on = 3",
             "must be a list of process names or a table",
         ),
+        (
+            "start_if_env = \"A=B\"",
+            "`start_if_env` must name an environment variable",
+        ),
     ] {
         assert_line(&format!("{head}{line5}\n"), 5, reason);
     }

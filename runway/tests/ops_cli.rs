@@ -323,14 +323,16 @@ fn a_job_added_by_reload_is_scheduled_and_runs_on_demand() {
     assert!(down.status.success());
 }
 
-/// The seed's Cloudflare tunnel: declared with `autostart = false`, started by `up` only when
-/// `CF_TUNNEL_TOKEN` is set — and the token never shows in `status`.
+/// The seed's Cloudflare tunnel: declared with `start_if_env = "CF_TUNNEL_TOKEN"`, started by
+/// `up` only when that variable is set — and the token never shows in `status`. The process is
+/// deliberately not called `tunnel`: the rule comes from the manifest key, not from a name.
 #[test]
 fn the_tunnel_starts_only_with_its_token_and_the_token_stays_hidden() {
     let dir = tempfile::tempdir().unwrap();
     // Both processes just sleep: whether the tunnel runs depends on `up` alone.
     let manifest = "[[process]]\nname = \"web\"\ncommand = \"sleep 600\"\n\n\
-        [[process]]\nname = \"tunnel\"\nautostart = false\ncommand = \"sleep 600\"\n";
+        [[process]]\nname = \"cloudflared\"\nautostart = false\n\
+        start_if_env = \"CF_TUNNEL_TOKEN\"\ncommand = \"sleep 600\"\n";
     std::fs::write(dir.path().join("runway.toml"), manifest).unwrap();
     let token = "cf-token-that-must-not-leak-0123456789";
 
@@ -351,8 +353,8 @@ fn the_tunnel_starts_only_with_its_token_and_the_token_stays_hidden() {
             let shown = format!("{}{}", text(&out), text(&table));
             if pid_of("web").is_some() || Instant::now() > deadline {
                 // Give a tunnel that was asked for the same chance to appear.
-                if env.is_empty() || pid_of("tunnel").is_some() || Instant::now() > deadline {
-                    break (pid_of("tunnel"), shown);
+                if env.is_empty() || pid_of("cloudflared").is_some() || Instant::now() > deadline {
+                    break (pid_of("cloudflared"), shown);
                 }
             }
             std::thread::sleep(Duration::from_millis(200));

@@ -466,3 +466,60 @@ async fn a_burst_of_requests_for_a_cold_asset_loads_it_once_with_bounded_memory(
         "RSS peaked at {peak} KiB (from {rss_before} KiB) serving one cold asset to 64 clients"
     );
 }
+
+/// Cached files of 64 KiB and more go out with sendfile from the file they were read from, at
+/// the offset of the bytes hyper is writing: whole, in ranges, on a kept-alive connection.
+#[tokio::test]
+async fn a_big_cached_file_is_sent_byte_for_byte_whole_and_in_ranges() {
+    let big: Vec<u8> = (0..300_001u32).map(|i| (i * 7 % 251) as u8).collect();
+    let contents = big.clone();
+    let proxy = start_proxy_with(
+        config(),
+        vec![RouteConfig::to_static("/", "dist")],
+        Default::default(),
+        move |base| write(&base.join("dist"), "assets/big.bin", &contents),
+    )
+    .await;
+    let client = client();
+    let url = proxy.url("/assets/big.bin");
+    for _ in 0..3 {
+        let response = client.get(&url).send().await.expect("whole");
+        assert_eq!(response.status(), 200);
+        assert_eq!(header(&response, "content-length"), big.len().to_string());
+        assert!(response.bytes().await.expect("body") == big[..]);
+    }
+    for (range, expected) in [
+        ("bytes=100000-250000", &big[100_000..=250_000]),
+        ("bytes=70000-", &big[70_000..]),
+        ("bytes=-65537", &big[big.len() - 65_537..]),
+        ("bytes=5-9", &big[5..=9]),
+    ] {
+        let response = client
+            .get(&url)
+            .header("range", range)
+            .send()
+            .await
+            .expect("range");
+        assert_eq!(response.status(), 206, "{range}");
+        assert!(response.bytes().await.expect("body") == expected, "{range}");
+    }
+    // A burst on kept-alive connections: every body intact.
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let client = client.clone();
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut bodies = Vec::new();
+            for _ in 0..5 {
+                let response = client.get(&url).send().await.expect("burst");
+                bodies.push(response.bytes().await.expect("body"));
+            }
+            bodies
+        }));
+    }
+    for task in tasks {
+        for body in task.await.expect("task") {
+            assert!(body == big[..]);
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! The proxy and its upstreams' lives: 502 page and JSON when an upstream is down, requests held
 //! while a process starts (or restarts after a crash) and sent once it is ready, an idempotent
-//! request retried when its pooled connection turns out dead, WebSocket echo through the proxy.
+//! request retried when its pooled connection turns out dead, WebSocket echo through the proxy,
+//! and an upstream that never accepts answered 502 after the connect timeout.
 
 mod proxy_support;
 
@@ -285,4 +286,68 @@ async fn websocket_echo_passes_through_the_proxy() {
         .expect("close");
     let (opcode, _) = read_frame(&mut stream, false).await.expect("close reply");
     assert_eq!(opcode, 0x8);
+}
+
+/// An upstream whose accept queue is full: the kernel drops further SYNs, so a connect neither
+/// succeeds nor fails (a hung host). Returns its address and what keeps the queue full.
+fn unaccepting_upstream() -> (
+    std::net::SocketAddr,
+    tokio::net::TcpListener,
+    Vec<std::net::TcpStream>,
+) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind("127.0.0.1:0".parse().expect("addr"))
+        .expect("bind");
+    // Backlog 0: Linux queues one connection, then drops SYNs while nobody accepts.
+    let listener = socket.listen(0).expect("listen");
+    let addr = listener.local_addr().expect("addr");
+    let mut fillers = Vec::new();
+    for _ in 0..4 {
+        if let Ok(stream) = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200))
+        {
+            fillers.push(stream);
+        }
+    }
+    assert!(
+        !fillers.is_empty(),
+        "the listener should take at least one connection into its queue"
+    );
+    assert!(
+        std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_err(),
+        "the accept queue should be full (connects hang) for this test to mean anything"
+    );
+    (addr, listener, fillers)
+}
+
+#[tokio::test]
+async fn an_upstream_that_never_accepts_gets_502_after_the_connect_timeout() {
+    let (addr, _listener, _fillers) = unaccepting_upstream();
+    let config = ProxyConfig {
+        upstream_connect_timeout: Duration::from_millis(300),
+        ..config()
+    };
+    let routes = vec![RouteConfig::to_upstream("/api", &addr.to_string())];
+    let proxy = start_proxy_with(config, routes, HashMap::new(), |_| {}).await;
+    // Far below the 60 s default connect timeout and the kernel's SYN retries (~2 min): an answer
+    // within it can only come from the configured timeout.
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client");
+    let response = client
+        .get(proxy.url("/api/users"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .expect("the proxy answers instead of hanging");
+    assert_eq!(response.status(), 502);
+    let body: serde_json::Value = response.json().await.expect("json body");
+    assert_eq!(body["error"]["code"], "bad_gateway");
+    let message = body["error"]["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("cannot connect") && message.contains(&addr.to_string()),
+        "{message}"
+    );
 }

@@ -74,6 +74,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(verify_email))
         .routes(routes!(update_profile))
         .routes(routes!(email_configured))
+        .routes(routes!(super::oauth::providers))
         .routes(routes!(super::oauth::google))
         .routes(routes!(super::oauth::google_callback))
         .routes(routes!(super::oauth::microsoft))
@@ -138,7 +139,7 @@ fn clear_cookies(state: &AppState, res: &mut Response) {
 }
 
 async fn load(state: &AppState, id: Uuid) -> Result<Principal, AppError> {
-    principal::load_by_id(&state.db, id)
+    principal::load_by_id(&state.db, &state.auth.roles, id)
         .await?
         .filter(|p| !p.deleted)
         .ok_or_else(session_ended)
@@ -161,7 +162,12 @@ async fn signin_local(
     if body.password.len() > super::domain::MAX_PASSWORD * 4 || body.email.len() > 1024 {
         return Err(AppError::unauthorized(BAD_CREDENTIALS));
     }
-    let found = principal::load_by_email(&state.db, &body.email.trim().to_lowercase()).await?;
+    let found = principal::load_by_email(
+        &state.db,
+        &state.auth.roles,
+        &body.email.trim().to_lowercase(),
+    )
+    .await?;
     // Same argon2 work whether or not the account exists: no timing oracle.
     let (hash, user) = match found {
         Some(p) => match p.password_hash.clone() {
@@ -219,7 +225,7 @@ async fn signup(
     let password = NewPassword::parse("password", &body.password)?;
     let first_name = short_text("firstName", body.first_name.as_deref(), 100)?;
     let last_name = short_text("lastName", body.last_name.as_deref(), 100)?;
-    if principal::load_by_email(&state.db, &email.lower())
+    if principal::load_by_email(&state.db, &state.auth.roles, &email.lower())
         .await?
         .is_some()
     {
@@ -438,7 +444,8 @@ async fn send_password_reset_email(
     let Ok(email) = Email::parse("email", &body.email) else {
         return Ok(message(RESET_SENT));
     };
-    if let Some(user) = principal::load_by_email(&state.db, &email.lower()).await?
+    if let Some(user) =
+        principal::load_by_email(&state.db, &state.auth.roles, &email.lower()).await?
         && !user.disabled
     {
         let token = one_time::create(
@@ -552,7 +559,9 @@ async fn send_verification_email(
     let user = match optional_auth(&mut parts, &state).await {
         Some(auth) => Some(auth.principal),
         None => match body.email.as_deref().map(|e| Email::parse("email", e)) {
-            Some(Ok(email)) => principal::load_by_email(&state.db, &email.lower()).await?,
+            Some(Ok(email)) => {
+                principal::load_by_email(&state.db, &state.auth.roles, &email.lower()).await?
+            }
             _ => None,
         },
     };

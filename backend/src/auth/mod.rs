@@ -2,7 +2,8 @@
 //! password and email flows. The rules are written down in backend/docs/auth.md.
 //!
 //! Map: [`settings`] (AUTH_* variables), [`jwt`], [`tokens`] (opaque secrets), [`cookies`],
-//! [`client_ip`] + [`rate_limit`], [`csrf`], [`principal`] (who is calling, one query),
+//! [`client_ip`] + [`rate_limit`], [`csrf`], [`principal`] (who is calling, one query) +
+//! [`role_cache`],
 //! [`extract`] (the `Auth` extractor), [`sessions`] (refresh families), [`handlers`] (routes),
 //! [`oauth`] (Google / Microsoft sign-in).
 
@@ -17,6 +18,7 @@ pub mod oauth;
 pub mod one_time;
 pub mod principal;
 pub mod rate_limit;
+pub mod role_cache;
 pub mod sessions;
 pub mod settings;
 pub mod tokens;
@@ -49,6 +51,8 @@ pub struct AuthState {
     pub http: reqwest::Client,
     /// A hash verified when the email is unknown, so both failures cost the same argon2 work.
     dummy_hash: tokio::sync::OnceCell<String>,
+    /// Roles and their permission names (see `role_cache` for when it is invalidated).
+    pub roles: role_cache::RoleCache,
 }
 
 impl AuthState {
@@ -89,6 +93,7 @@ impl AuthState {
             allowed_origins,
             mode: config.mode,
             dummy_hash: tokio::sync::OnceCell::new(),
+            roles: role_cache::RoleCache::default(),
         })
     }
 

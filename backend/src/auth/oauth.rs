@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -23,8 +24,9 @@ use base64::Engine;
 use chrono::Utc;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::cookies::read_cookie;
@@ -355,7 +357,7 @@ async fn account(
         .one(&state.db)
         .await?;
     if let Some(u) = by_subject {
-        return Ok(principal::load_by_id(&state.db, u.id)
+        return Ok(principal::load_by_id(&state.db, &state.auth.roles, u.id)
             .await?
             .ok_or(Refused("oauth_failed")));
     }
@@ -368,7 +370,9 @@ async fn account(
         return Ok(Err(Refused("oauth_no_email")));
     };
     let verified = info.email_verified == Some(true);
-    if let Some(existing) = principal::load_by_email(&state.db, &email.to_lowercase()).await? {
+    if let Some(existing) =
+        principal::load_by_email(&state.db, &state.auth.roles, &email.to_lowercase()).await?
+    {
         if !(verified && provider.trust_verified_email) {
             return Ok(Err(Refused("oauth_email_in_use")));
         }
@@ -383,9 +387,11 @@ async fn account(
         .exec(&state.db)
         .await?;
         tracing::info!(user_id = %existing.id, provider = provider.name, "linked an existing account by verified email");
-        return Ok(principal::load_by_id(&state.db, existing.id)
-            .await?
-            .ok_or(Refused("oauth_failed")));
+        return Ok(
+            principal::load_by_id(&state.db, &state.auth.roles, existing.id)
+                .await?
+                .ok_or(Refused("oauth_failed")),
+        );
     }
     let role = roles::Entity::find()
         .filter(roles::Column::Name.eq("User"))
@@ -422,7 +428,7 @@ async fn account(
     .exec_without_returning(&state.db)
     .await?;
     tracing::info!(user_id = %id, provider = provider.name, "account created by first OAuth sign-in");
-    Ok(principal::load_by_id(&state.db, id)
+    Ok(principal::load_by_id(&state.db, &state.auth.roles, id)
         .await?
         .ok_or(Refused("oauth_failed")))
 }
@@ -509,6 +515,23 @@ async fn finish(
 }
 
 const TAG: &str = "auth";
+
+/// The sign-in providers this server offers, in a stable order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProvidersResponse {
+    /// `google` and/or `microsoft`; empty when none is configured.
+    #[schema(example = json!(["google"]))]
+    pub providers: Vec<&'static str>,
+}
+
+/// Which OAuth sign-in buttons the sign-in page shows (no secrets: names only).
+#[utoipa::path(get, path = "/api/auth/providers", tag = TAG,
+    responses((status = 200, description = "The configured providers", body = ProvidersResponse)))]
+pub async fn providers(State(state): State<AppState>) -> Json<ProvidersResponse> {
+    Json(ProvidersResponse {
+        providers: state.auth.oauth.providers.iter().map(|p| p.name).collect(),
+    })
+}
 
 /// Start sign-in with Google (when `GOOGLE_CLIENT_ID`/`GOOGLE_CLIENT_SECRET` are set).
 #[utoipa::path(get, path = "/api/auth/signin/google", tag = TAG,

@@ -1,6 +1,9 @@
-//! Who is making the request: the user row, their role and effective permissions, loaded in one
-//! query (user ⟕ role ⟕ permissions of the role ∪ custom permissions). Every authenticated
-//! request runs it, so it also enforces the token version, `disabled` and soft delete.
+//! Who is making the request: the user row and their custom permission names, read in one
+//! primary-key query on every authenticated request (so the token version, `disabled` and soft
+//! delete are always current), plus their role and its permissions from the in-process
+//! [`RoleCache`] (a database read only on a miss).
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, Value};
@@ -8,6 +11,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::role_cache::{RoleCache, RoleInfo};
 use crate::error::AppError;
 
 /// A role as shown to clients.
@@ -33,8 +37,10 @@ pub struct Principal {
     pub password_hash: Option<String>,
     pub deleted: bool,
     pub created_at: Option<DateTime<Utc>>,
-    pub role: Option<RoleRef>,
-    pub permissions: Vec<String>,
+    /// The role with its permission names (shared with the cache).
+    pub role: Option<Arc<RoleInfo>>,
+    /// Permissions granted to this user on top of the role's, sorted.
+    pub custom_permissions: Vec<String>,
 }
 
 /// The profile returned by `/me`, signin, signup, refresh and `PUT /profile`.
@@ -57,12 +63,34 @@ pub struct Profile {
 
 impl Principal {
     pub fn global_access(&self) -> bool {
-        self.role.as_ref().is_some_and(|r| r.global_access)
+        self.role.as_ref().is_some_and(|r| r.role.global_access)
     }
 
     /// Global access passes everything; otherwise the permission must be held.
     pub fn can(&self, permission: &str) -> bool {
-        self.global_access() || self.permissions.iter().any(|p| p == permission)
+        self.global_access()
+            || self
+                .role
+                .as_ref()
+                .is_some_and(|r| r.permissions.iter().any(|p| p == permission))
+            || self.custom_permissions.iter().any(|p| p == permission)
+    }
+
+    /// Effective permission names: the role's and the custom ones, sorted, without repeats.
+    pub fn permissions(&self) -> Vec<String> {
+        let role = self
+            .role
+            .as_ref()
+            .map(|r| r.permissions.as_slice())
+            .unwrap_or(&[]);
+        let mut all = Vec::with_capacity(role.len() + self.custom_permissions.len());
+        all.extend_from_slice(role);
+        if !self.custom_permissions.is_empty() {
+            all.extend_from_slice(&self.custom_permissions);
+            all.sort_unstable();
+            all.dedup();
+        }
+        all
     }
 
     pub fn profile(&self) -> Profile {
@@ -75,8 +103,8 @@ impl Principal {
             email_verified: self.email_verified,
             disabled: self.disabled,
             provider: self.provider.clone(),
-            role: self.role.clone(),
-            permissions: self.permissions.clone(),
+            role: self.role.as_ref().map(|r| r.role.clone()),
+            permissions: self.permissions(),
             created_at: self.created_at,
         }
     }
@@ -92,80 +120,103 @@ pub fn statement(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement
     Statement::from_sql_and_values(backend, sql, values)
 }
 
-const SELECT: &str = "SELECT u.id, u.email, u.first_name, u.last_name, u.phone, u.disabled, \
-    u.email_verified, u.provider, u.token_version, u.password_hash, u.deleted_at, u.created_at, \
-    r.id AS role_id, r.name AS role_name, r.global_access AS role_global, p.name AS perm \
-    FROM users u \
-    LEFT JOIN roles r ON r.id = u.role_id \
-    LEFT JOIN permissions p ON \
-      p.id IN (SELECT rp.permission_id FROM role_permissions rp WHERE rp.role_id = u.role_id) \
-      OR p.id IN (SELECT up.permission_id FROM user_permissions up WHERE up.user_id = u.id) ";
+/// The user row plus their custom permission names as a JSON array (`NULL` or `[]` when none):
+/// one primary-key (or unique-index) lookup and one probe of `user_permissions`.
+fn select(backend: DbBackend) -> &'static str {
+    match backend {
+        DbBackend::Sqlite => {
+            "SELECT u.id, u.email, u.first_name, u.last_name, u.phone, u.disabled, \
+            u.email_verified, u.provider, u.token_version, u.password_hash, u.deleted_at, \
+            u.created_at, u.role_id, \
+            (SELECT json_group_array(p.name) FROM user_permissions up \
+              JOIN permissions p ON p.id = up.permission_id WHERE up.user_id = u.id) AS custom \
+            FROM users u "
+        }
+        _ => {
+            "SELECT u.id, u.email, u.first_name, u.last_name, u.phone, u.disabled, \
+            u.email_verified, u.provider, u.token_version, u.password_hash, u.deleted_at, \
+            u.created_at, u.role_id, \
+            (SELECT json_agg(p.name)::text FROM user_permissions up \
+              JOIN permissions p ON p.id = up.permission_id WHERE up.user_id = u.id) AS custom \
+            FROM users u "
+        }
+    }
+}
 
 pub async fn load_by_id(
     db: &impl ConnectionTrait,
+    roles: &RoleCache,
     id: Uuid,
 ) -> Result<Option<Principal>, AppError> {
-    let sql = format!("{SELECT} WHERE u.id = $1 ORDER BY p.name");
-    let rows = db
-        .query_all_raw(statement(db.get_database_backend(), &sql, vec![id.into()]))
+    let backend = db.get_database_backend();
+    let sql = format!("{}WHERE u.id = $1", select(backend));
+    let row = db
+        .query_one_raw(statement(backend, &sql, vec![id.into()]))
         .await?;
-    assemble(rows)
+    assemble(db, roles, row).await
 }
 
 /// Case-insensitive; soft-deleted accounts are not found.
 pub async fn load_by_email(
     db: &impl ConnectionTrait,
+    roles: &RoleCache,
     email_lower: &str,
 ) -> Result<Option<Principal>, AppError> {
-    let sql =
-        format!("{SELECT} WHERE lower(u.email) = $1 AND u.deleted_at IS NULL ORDER BY p.name");
-    let rows = db
-        .query_all_raw(statement(
-            db.get_database_backend(),
+    let backend = db.get_database_backend();
+    let sql = format!(
+        "{}WHERE lower(u.email) = $1 AND u.deleted_at IS NULL",
+        select(backend)
+    );
+    let row = db
+        .query_one_raw(statement(
+            backend,
             &sql,
             vec![email_lower.to_string().into()],
         ))
         .await?;
-    assemble(rows)
+    assemble(db, roles, row).await
 }
 
-fn assemble(rows: Vec<QueryResult>) -> Result<Option<Principal>, AppError> {
-    let Some(first) = rows.first() else {
+async fn assemble(
+    db: &impl ConnectionTrait,
+    roles: &RoleCache,
+    row: Option<QueryResult>,
+) -> Result<Option<Principal>, AppError> {
+    let Some(row) = row else {
         return Ok(None);
     };
     let get = |e: sea_orm::DbErr| AppError::internal(e);
-    let role_id: Option<Uuid> = first.try_get("", "role_id").map_err(get)?;
+    let role_id: Option<Uuid> = row.try_get("", "role_id").map_err(get)?;
     let role = match role_id {
-        Some(id) => Some(RoleRef {
-            id,
-            name: first.try_get("", "role_name").map_err(get)?,
-            global_access: first.try_get("", "role_global").map_err(get)?,
-        }),
+        Some(id) => roles.get(db, id).await?,
         None => None,
     };
-    let mut permissions = Vec::new();
-    for row in &rows {
-        if let Some(p) = row.try_get::<Option<String>>("", "perm").map_err(get)?
-            && !permissions.contains(&p)
-        {
-            permissions.push(p);
-        }
-    }
-    let deleted_at: Option<DateTime<Utc>> = first.try_get("", "deleted_at").map_err(get)?;
+    let custom: Option<String> = row.try_get("", "custom").map_err(get)?;
+    let mut custom_permissions: Vec<String> = match custom.as_deref() {
+        None | Some("[]") => Vec::new(),
+        Some(json) => serde_json::from_str::<Vec<Option<String>>>(json)
+            .map_err(AppError::internal)?
+            .into_iter()
+            .flatten()
+            .collect(),
+    };
+    custom_permissions.sort_unstable();
+    custom_permissions.dedup();
+    let deleted_at: Option<DateTime<Utc>> = row.try_get("", "deleted_at").map_err(get)?;
     Ok(Some(Principal {
-        id: first.try_get("", "id").map_err(get)?,
-        email: first.try_get("", "email").map_err(get)?,
-        first_name: first.try_get("", "first_name").map_err(get)?,
-        last_name: first.try_get("", "last_name").map_err(get)?,
-        phone: first.try_get("", "phone").map_err(get)?,
-        disabled: first.try_get("", "disabled").map_err(get)?,
-        email_verified: first.try_get("", "email_verified").map_err(get)?,
-        provider: first.try_get("", "provider").map_err(get)?,
-        token_version: first.try_get("", "token_version").map_err(get)?,
-        password_hash: first.try_get("", "password_hash").map_err(get)?,
+        id: row.try_get("", "id").map_err(get)?,
+        email: row.try_get("", "email").map_err(get)?,
+        first_name: row.try_get("", "first_name").map_err(get)?,
+        last_name: row.try_get("", "last_name").map_err(get)?,
+        phone: row.try_get("", "phone").map_err(get)?,
+        disabled: row.try_get("", "disabled").map_err(get)?,
+        email_verified: row.try_get("", "email_verified").map_err(get)?,
+        provider: row.try_get("", "provider").map_err(get)?,
+        token_version: row.try_get("", "token_version").map_err(get)?,
+        password_hash: row.try_get("", "password_hash").map_err(get)?,
         deleted: deleted_at.is_some(),
-        created_at: first.try_get("", "created_at").ok(),
+        created_at: row.try_get("", "created_at").ok(),
         role,
-        permissions,
+        custom_permissions,
     }))
 }

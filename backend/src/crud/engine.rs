@@ -11,6 +11,7 @@ use super::query::{Kind, ListQuery};
 use super::sql::{self, col};
 use super::{Resource, Row};
 use crate::error::AppError;
+use crate::state::AppState;
 
 fn to_json<R: Resource>(row: &QueryResult) -> Result<Row, AppError> {
     let mut out = Row::new();
@@ -42,19 +43,47 @@ fn to_json<R: Resource>(row: &QueryResult) -> Result<Row, AppError> {
 
 /// Rows for a list page or a CSV chunk, relations attached.
 pub async fn rows<R: Resource>(
-    db: &DatabaseConnection,
+    state: &AppState,
     q: &ListQuery,
     limit: u64,
     offset: u64,
 ) -> Result<Vec<Row>, AppError> {
     let stmt = sql::select_rows(&R::TABLE, R::FIELDS, q, limit, offset);
-    let raw = db.query_all(&stmt).await?;
+    let raw = state.db.query_all(&stmt).await?;
     let mut rows = raw
         .iter()
         .map(to_json::<R>)
         .collect::<Result<Vec<_>, _>>()?;
-    R::expand(db, &mut rows, false).await?;
+    R::expand(state, &mut rows, false).await?;
     Ok(rows)
+}
+
+/// A list page and the total matching the filters, in one round trip: the page's statement
+/// carries `COUNT(*) OVER ()`, the size of the filtered set before LIMIT/OFFSET. Only a page
+/// past the end (no row to carry the total) costs a second query.
+pub async fn page<R: Resource>(
+    state: &AppState,
+    q: &ListQuery,
+    limit: u64,
+    offset: u64,
+) -> Result<(Vec<Row>, u64), AppError> {
+    let mut stmt = sql::select_rows(&R::TABLE, R::FIELDS, q, limit, offset);
+    stmt.expr_as(Expr::cust("COUNT(*) OVER ()"), Alias::new(sql::TOTAL));
+    let raw = state.db.query_all(&stmt).await?;
+    let total = match raw.first() {
+        Some(r) => {
+            let n: i64 = r.try_get("", sql::TOTAL).map_err(AppError::internal)?;
+            u64::try_from(n).unwrap_or(0)
+        }
+        None if offset == 0 => 0,
+        None => count::<R>(&state.db, q).await?,
+    };
+    let mut rows = raw
+        .iter()
+        .map(to_json::<R>)
+        .collect::<Result<Vec<_>, _>>()?;
+    R::expand(state, &mut rows, false).await?;
+    Ok((rows, total))
 }
 
 pub async fn count<R: Resource>(db: &DatabaseConnection, q: &ListQuery) -> Result<u64, AppError> {
@@ -67,7 +96,8 @@ pub async fn count<R: Resource>(db: &DatabaseConnection, q: &ListQuery) -> Resul
 }
 
 /// One row by id (not soft-deleted), with `detail` relations.
-pub async fn one<R: Resource>(db: &DatabaseConnection, id: Uuid) -> Result<Option<Row>, AppError> {
+pub async fn one<R: Resource>(state: &AppState, id: Uuid) -> Result<Option<Row>, AppError> {
+    let db = &state.db;
     let mut stmt = sql::select_fields(&R::TABLE, R::FIELDS);
     stmt.and_where(col("id").eq(id));
     if let Some(deleted) = R::TABLE.soft_delete {
@@ -77,7 +107,7 @@ pub async fn one<R: Resource>(db: &DatabaseConnection, id: Uuid) -> Result<Optio
         return Ok(None);
     };
     let mut rows = vec![to_json::<R>(&raw)?];
-    R::expand(db, &mut rows, true).await?;
+    R::expand(state, &mut rows, true).await?;
     Ok(rows.pop())
 }
 

@@ -113,10 +113,7 @@ pub async fn list<R: Resource>(
         return Ok(csv_response::<R>(state, q));
     }
     let offset = q.page.saturating_mul(q.limit);
-    let (rows, count) = tokio::try_join!(
-        engine::rows::<R>(&state.db, &q, q.limit, offset),
-        engine::count::<R>(&state.db, &q)
-    )?;
+    let (rows, count) = engine::page::<R>(&state, &q, q.limit, offset).await?;
     Ok(axum::Json(Page { rows, count }).into_response())
 }
 
@@ -157,7 +154,7 @@ fn csv_response<R: Resource>(state: AppState, q: ListQuery) -> Response {
                 Some(t) => CSV_CHUNK.min(t - sent),
                 None => CSV_CHUNK,
             };
-            match engine::rows::<R>(&state.db, &q, want, offset).await {
+            match engine::rows::<R>(&state, &q, want, offset).await {
                 Ok(rows) => {
                     let n = rows.len() as u64;
                     let mut text = String::new();
@@ -257,6 +254,14 @@ fn may_touch<R: Resource>(actor: &Principal, verb: &str, id: Uuid) -> Result<boo
     }
 }
 
+/// After any CRUD write (committed or failed): roles, permissions and grants may have changed,
+/// so the cached role permissions are dropped. Writes are rare; the next request reloads.
+/// Called for every resource, not only roles and permissions, so a new resource that touches
+/// grants cannot forget it.
+fn wrote(state: &AppState) {
+    state.auth.roles.invalidate();
+}
+
 fn not_found<R: Resource>() -> AppError {
     AppError::not_found(format!("No such record in {}", R::NAME))
 }
@@ -268,7 +273,7 @@ pub async fn get_one<R: Resource>(
 ) -> Result<axum::Json<Row>, AppError> {
     let id = parse_id(&id)?;
     may_touch::<R>(&auth.principal, "READ", id)?;
-    engine::one::<R>(&state.db, id)
+    engine::one::<R>(&state, id)
         .await?
         .map(axum::Json)
         .ok_or_else(not_found::<R>)
@@ -280,8 +285,10 @@ pub async fn create<R: Resource>(
     body: CreateBody<R::Data>,
 ) -> Result<Response, AppError> {
     require(&auth.principal, "CREATE", R::PERMISSION)?;
-    let id = R::create(&state, &auth.principal, body.data).await?;
-    let row = engine::one::<R>(&state.db, id)
+    let created = R::create(&state, &auth.principal, body.data).await;
+    wrote(&state);
+    let id = created?;
+    let row = engine::one::<R>(&state, id)
         .await?
         .ok_or_else(not_found::<R>)?;
     Ok((StatusCode::OK, axum::Json(row)).into_response())
@@ -303,8 +310,10 @@ pub async fn update<R: Resource>(
     if engine::existing::<R>(&state.db, &[id]).await?.is_empty() {
         return Err(not_found::<R>());
     }
-    R::update(&state, &auth.principal, id, body.data, self_only).await?;
-    engine::one::<R>(&state.db, id)
+    let updated = R::update(&state, &auth.principal, id, body.data, self_only).await;
+    wrote(&state);
+    updated?;
+    engine::one::<R>(&state, id)
         .await?
         .map(axum::Json)
         .ok_or_else(not_found::<R>)
@@ -317,7 +326,9 @@ pub async fn delete<R: Resource>(
 ) -> Result<axum::Json<Value>, AppError> {
     let id = parse_id(&id)?;
     require(&auth.principal, "DELETE", R::PERMISSION)?;
-    if R::delete(&state, &auth.principal, vec![id]).await? == 0 {
+    let deleted = R::delete(&state, &auth.principal, vec![id]).await;
+    wrote(&state);
+    if deleted? == 0 {
         return Err(not_found::<R>());
     }
     Ok(axum::Json(Value::Bool(true)))
@@ -332,7 +343,9 @@ pub async fn delete_by_ids<R: Resource>(
     if body.data.len() > 1000 {
         return Err(AppError::validation("data: at most 1000 ids at once"));
     }
-    R::delete(&state, &auth.principal, body.data).await?;
+    let deleted = R::delete(&state, &auth.principal, body.data).await;
+    wrote(&state);
+    deleted?;
     Ok(axum::Json(Value::Bool(true)))
 }
 

@@ -11,7 +11,6 @@ pub mod sql;
 
 use std::future::Future;
 
-use sea_orm::DatabaseConnection;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -42,7 +41,7 @@ pub trait Resource: Send + Sync + 'static {
 
     /// Adds related objects to rows (`detail` for a single-row read).
     fn expand(
-        db: &DatabaseConnection,
+        state: &AppState,
         rows: &mut [Row],
         detail: bool,
     ) -> impl Future<Output = Result<(), AppError>> + Send;

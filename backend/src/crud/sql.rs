@@ -21,6 +21,9 @@ pub struct Table {
     pub label: &'static str,
 }
 
+/// Alias of the `COUNT(*) OVER ()` column a list page carries (see `engine::page`).
+pub const TOTAL: &str = "total_count";
+
 pub fn col(name: &str) -> Expr {
     Expr::col((Alias::new("t"), Alias::new(name)))
 }

@@ -2,7 +2,7 @@
 //! and users go with them (foreign keys cascade).
 
 use chrono::Utc;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -50,7 +50,7 @@ impl Resource for Permissions {
     ];
     type Data = PermissionData;
 
-    async fn expand(_: &DatabaseConnection, _: &mut [Row], _: bool) -> Result<(), AppError> {
+    async fn expand(_: &AppState, _: &mut [Row], _: bool) -> Result<(), AppError> {
         Ok(())
     }
 

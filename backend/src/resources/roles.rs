@@ -6,8 +6,7 @@ use std::collections::HashMap;
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -92,11 +91,8 @@ impl Resource for Roles {
     ];
     type Data = RoleData;
 
-    async fn expand(
-        db: &DatabaseConnection,
-        rows: &mut [Row],
-        _detail: bool,
-    ) -> Result<(), AppError> {
+    async fn expand(state: &AppState, rows: &mut [Row], _detail: bool) -> Result<(), AppError> {
+        let db = &state.db;
         let ids = ids_in(rows, "id");
         if ids.is_empty() {
             return Ok(());
@@ -164,7 +160,7 @@ impl Resource for Roles {
         if (current.global_access || data.global_access == Some(true)) && !actor.global_access() {
             return Err(only_global());
         }
-        let own = actor.role.as_ref().is_some_and(|r| r.id == id);
+        let own = actor.role.as_ref().is_some_and(|r| r.role.id == id);
         if own
             && data
                 .global_access
@@ -205,7 +201,11 @@ impl Resource for Roles {
         if found.iter().any(|r| r.global_access) && !actor.global_access() {
             return Err(only_global());
         }
-        if actor.role.as_ref().is_some_and(|own| ids.contains(&own.id)) {
+        if actor
+            .role
+            .as_ref()
+            .is_some_and(|own| ids.contains(&own.role.id))
+        {
             return Err(AppError::forbidden("You cannot delete the role you hold"));
         }
         // Read before the transaction: on SQLite a transaction that reads first and then

@@ -8,8 +8,7 @@ use std::collections::HashMap;
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -142,39 +141,25 @@ impl Resource for Users {
     const SELF_ACCESS: bool = true;
     type Data = UserData;
 
-    async fn expand(
-        db: &DatabaseConnection,
-        rows: &mut [Row],
-        detail: bool,
-    ) -> Result<(), AppError> {
-        let role_ids = ids_in(rows, "app_role");
-        let roles: HashMap<Uuid, RoleRef> = if role_ids.is_empty() {
-            HashMap::new()
-        } else {
-            roles::Entity::find()
-                .filter(roles::Column::Id.is_in(role_ids))
-                .all(db)
-                .await?
-                .into_iter()
-                .map(|r| {
-                    (
-                        r.id,
-                        RoleRef {
-                            id: r.id,
-                            name: r.name,
-                            global_access: r.global_access,
-                        },
-                    )
-                })
-                .collect()
-        };
+    async fn expand(state: &AppState, rows: &mut [Row], detail: bool) -> Result<(), AppError> {
+        let db = &state.db;
+        // Roles come from the role cache (usually no query): a page of users shares a few.
+        let mut roles: HashMap<Uuid, Value> = HashMap::new();
+        for id in ids_in(rows, "app_role") {
+            if let Some(info) = state.auth.roles.get(db, id).await? {
+                roles.insert(
+                    id,
+                    serde_json::to_value(&info.role).map_err(AppError::internal)?,
+                );
+            }
+        }
         for row in rows.iter_mut() {
             let role = row
                 .get("app_role")
                 .and_then(Value::as_str)
                 .and_then(|s| s.parse::<Uuid>().ok())
                 .and_then(|id| roles.get(&id))
-                .and_then(|r| serde_json::to_value(r).ok())
+                .cloned()
                 .unwrap_or(Value::Null);
             row.insert("app_role".into(), role);
         }
@@ -286,7 +271,7 @@ impl Resource for Users {
                 || data.password.is_some()
                 || data
                     .app_role
-                    .is_some_and(|r| actor.role.as_ref().is_none_or(|own| own.id != r)))
+                    .is_some_and(|r| actor.role.as_ref().is_none_or(|own| own.role.id != r)))
         {
             return Err(AppError::forbidden(
                 "You cannot disable yourself, change your own role or set your password here \

@@ -165,23 +165,27 @@ fn pipeline_env(base: &Env) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The processes `up` starts: the autostart ones, plus the tunnel when its token is set.
+/// The processes `up` starts when none are named: the autostart ones plus those whose
+/// `start_if_env` variable is set (the tunnel with CF_TUNNEL_TOKEN). Empty means "the daemon's
+/// autostart set", which is the same list when no `start_if_env` applies.
 pub fn initial_names(manifest: &Manifest, base: &Env, asked: Vec<String>) -> Vec<String> {
     if !asked.is_empty() {
         return asked;
     }
-    let token = base.get("CF_TUNNEL_TOKEN").is_some_and(|t| !t.is_empty());
-    if token && manifest.process("tunnel").is_some() {
-        let mut names: Vec<String> = manifest
-            .processes
-            .iter()
-            .filter(|p| p.autostart)
-            .map(|p| p.name.clone())
-            .collect();
-        names.push("tunnel".into());
-        return names;
+    let lookup = |var: &str| base.get(var).cloned();
+    let extra = manifest
+        .processes
+        .iter()
+        .any(|p| !p.autostart && p.starts_by_default(lookup));
+    if !extra {
+        return Vec::new();
     }
-    Vec::new()
+    manifest
+        .processes
+        .iter()
+        .filter(|p| p.starts_by_default(lookup))
+        .map(|p| p.name.clone())
+        .collect()
 }
 
 /// The proxy's first listen address as a URL a browser can open.

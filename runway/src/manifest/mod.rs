@@ -187,6 +187,20 @@ pub struct ProcessSpec {
     pub max_memory: Option<u64>,
     pub depends_on: Vec<Dependency>,
     pub autostart: bool,
+    /// `start_if_env = "VAR"`: `runway up` also starts this process when VAR is set and not
+    /// empty in its environment (the seed's tunnel runs only when CF_TUNNEL_TOKEN is given).
+    pub start_if_env: Option<String>,
+}
+
+impl ProcessSpec {
+    /// Whether `up` without names starts this process, given the caller's environment.
+    pub fn starts_by_default(&self, lookup: impl Fn(&str) -> Option<String>) -> bool {
+        self.autostart
+            || self
+                .start_if_env
+                .as_deref()
+                .is_some_and(|var| lookup(var).is_some_and(|v| !v.is_empty()))
+    }
 }
 
 /// `[[job]]`: a scheduled command (run by the jobs module, issue 6).

@@ -205,6 +205,7 @@ pub struct RawProcess {
     pub max_memory: Option<Bytes>,
     pub depends_on: Option<Spanned<RawDepends>>,
     pub autostart: Option<bool>,
+    pub start_if_env: Option<Spanned<String>>,
     pub modes: Option<BTreeMap<String, Spanned<RawProcess>>>,
 }
 

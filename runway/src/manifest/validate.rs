@@ -350,8 +350,17 @@ fn merge(base: &RawProcess, over: &RawProcess) -> RawProcess {
         max_memory: over.max_memory.or(base.max_memory),
         depends_on: over.depends_on.clone().or_else(|| base.depends_on.clone()),
         autostart: over.autostart.or(base.autostart),
+        start_if_env: over
+            .start_if_env
+            .clone()
+            .or_else(|| base.start_if_env.clone()),
         modes: None,
     }
+}
+
+/// What a process environment can hold as a name (a manifest `env` key, `start_if_env`).
+fn valid_env_name(name: &str) -> bool {
+    !name.is_empty() && !name.contains('=') && !name.contains('\0')
 }
 
 fn command(ctx: &mut Ctx, raw: &Spanned<RawCommand>, what: &str) -> Option<CommandSpec> {
@@ -439,13 +448,25 @@ fn process(ctx: &mut Ctx, entry: &Spanned<RawProcess>, mode: Mode) -> Option<Pro
         .map(|(k, v)| (k, v.into_string()))
         .collect::<BTreeMap<_, _>>();
     for key in env.keys() {
-        if key.is_empty() || key.contains('=') || key.contains('\0') {
+        if !valid_env_name(key) {
             ctx.push(
                 start,
                 format!("{what}: invalid environment variable name `{key}`"),
             );
         }
     }
+    let start_if_env = raw.start_if_env.as_ref().map(|var| {
+        if !valid_env_name(var.get_ref()) {
+            ctx.push(
+                var.span().start,
+                format!(
+                    "{what}: `start_if_env` must name an environment variable, not `{}`",
+                    var.get_ref()
+                ),
+            );
+        }
+        var.get_ref().clone()
+    });
     let env_files: Vec<PathBuf> = raw
         .env_file
         .clone()
@@ -593,6 +614,7 @@ fn process(ctx: &mut Ctx, entry: &Spanned<RawProcess>, mode: Mode) -> Option<Pro
         max_memory: raw.max_memory.map(|b| b.0),
         depends_on,
         autostart: raw.autostart.unwrap_or(true),
+        start_if_env,
     })
 }
 

@@ -4,7 +4,12 @@
 //! Request handlers only append a formatted line to a shared buffer; a background task writes
 //! the buffer out (on a blocking thread) every 200 ms or when it grows past 64 KiB, so logging
 //! never waits for the disk on the request path.
+//!
+//! Secrets in URLs stay out of the log: the values of the query parameters in
+//! [`SECRET_PARAMS`] (an OAuth callback's `?code=…&state=…`, tokens in links) are written as
+//! `[REDACTED]`, in the request line and in the Referer.
 
+use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
@@ -18,6 +23,17 @@ use tokio::sync::Notify;
 const FLUSH_BYTES: usize = 64 * 1024;
 /// Past this much unwritten log the newest lines are dropped rather than growing memory.
 const MAX_PENDING: usize = 8 * 1024 * 1024;
+
+/// Query parameters (matched ignoring ASCII case) whose values are never logged.
+pub const SECRET_PARAMS: &[&str] = &[
+    "code",
+    "state",
+    "token",
+    "access_token",
+    "refresh_token",
+    "id_token",
+];
+const REDACTED: &str = "[REDACTED]";
 
 /// What one line says about one request.
 pub struct Line<'a> {
@@ -37,8 +53,13 @@ pub struct Line<'a> {
 struct Shared {
     pending: Mutex<Vec<u8>>,
     wake: Notify,
-    /// Cached `[28/Nov/2026:13:14:35 +0000]` for the current second.
-    stamp: Mutex<(i64, String)>,
+}
+
+thread_local! {
+    /// Cached `[28/Nov/2026:13:14:35 +0000]` for the current second, and the line being
+    /// formatted: per thread, so formatting touches nothing another worker thread uses.
+    static STAMP: RefCell<(i64, String)> = const { RefCell::new((0, String::new())) };
+    static LINE: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
 /// Handle to the access log; cheap to clone. A disabled log drops every line.
@@ -70,7 +91,6 @@ impl AccessLog {
         let shared = Arc::new(Shared {
             pending: Mutex::new(Vec::with_capacity(FLUSH_BYTES)),
             wake: Notify::new(),
-            stamp: Mutex::new((0, String::new())),
         });
         let stop = Arc::new(Notify::new());
         let task = tokio::spawn(write_loop(
@@ -99,44 +119,54 @@ impl AccessLog {
         let Some(shared) = &self.shared else {
             return;
         };
-        let mut text = String::with_capacity(256);
-        text.push_str(line.client);
-        text.push_str(" - - ");
-        push_timestamp(shared, &mut text);
-        let _ = write!(
-            text,
-            " \"{} {} {:?}\" {} {} \"",
-            line.method,
-            line.uri
-                .path_and_query()
-                .map(|pq| pq.as_str())
-                .unwrap_or("/"),
-            line.version,
-            line.status.as_u16(),
-            line.bytes.unwrap_or(0),
-        );
-        push_header(&mut text, line.referer);
-        text.push_str("\" \"");
-        push_header(&mut text, line.user_agent);
-        text.push_str("\" rt=");
-        push_seconds(&mut text, line.request_time);
-        text.push_str(" urt=");
-        match line.upstream_time {
-            Some(t) => push_seconds(&mut text, t),
-            None => text.push('-'),
-        }
-        text.push('\n');
-        let Ok(mut pending) = shared.pending.lock() else {
-            return;
-        };
-        if pending.len() + text.len() > MAX_PENDING {
-            return;
-        }
-        pending.extend_from_slice(text.as_bytes());
-        if pending.len() >= FLUSH_BYTES {
-            shared.wake.notify_one();
-        }
+        let _ = LINE.try_with(|text| {
+            let mut text = text.borrow_mut();
+            text.clear();
+            format_line(&mut text, line);
+            let Ok(mut pending) = shared.pending.lock() else {
+                return;
+            };
+            if pending.len() + text.len() > MAX_PENDING {
+                return;
+            }
+            pending.extend_from_slice(text.as_bytes());
+            if pending.len() >= FLUSH_BYTES {
+                shared.wake.notify_one();
+            }
+        });
     }
+}
+
+fn format_line(text: &mut String, line: &Line<'_>) {
+    text.push_str(line.client);
+    text.push_str(" - - ");
+    push_timestamp(text);
+    let _ = write!(text, " \"{} ", line.method);
+    push_target(
+        text,
+        line.uri
+            .path_and_query()
+            .map(|pq| pq.as_str())
+            .unwrap_or("/"),
+    );
+    let _ = write!(
+        text,
+        " {:?}\" {} {} \"",
+        line.version,
+        line.status.as_u16(),
+        line.bytes.unwrap_or(0),
+    );
+    push_referer(text, line.referer);
+    text.push_str("\" \"");
+    push_header(text, line.user_agent);
+    text.push_str("\" rt=");
+    push_seconds(text, line.request_time);
+    text.push_str(" urt=");
+    match line.upstream_time {
+        Some(t) => push_seconds(text, t),
+        None => text.push('-'),
+    }
+    text.push('\n');
 }
 
 impl LogWriter {
@@ -154,6 +184,45 @@ fn push_seconds(text: &mut String, duration: Duration) {
     let _ = write!(text, "{}.{:03}", millis / 1000, millis % 1000);
 }
 
+/// A request target (or URL) with the values of [`SECRET_PARAMS`] replaced by `[REDACTED]`.
+fn push_target(text: &mut String, target: &str) {
+    let Some((path, query)) = target.split_once('?') else {
+        text.push_str(target);
+        return;
+    };
+    text.push_str(path);
+    text.push('?');
+    for (i, pair) in query.split('&').enumerate() {
+        if i > 0 {
+            text.push('&');
+        }
+        match pair.split_once('=') {
+            Some((name, _)) if is_secret_param(name) => {
+                text.push_str(name);
+                text.push('=');
+                text.push_str(REDACTED);
+            }
+            _ => text.push_str(pair),
+        }
+    }
+}
+
+fn is_secret_param(name: &str) -> bool {
+    SECRET_PARAMS.iter().any(|s| name.eq_ignore_ascii_case(s))
+}
+
+/// The Referer like [`push_header`], its query redacted like the request line's.
+fn push_referer(text: &mut String, value: Option<&HeaderValue>) {
+    match value.and_then(|v| v.to_str().ok()) {
+        Some(url) if url.contains('?') => {
+            let mut redacted = String::with_capacity(url.len());
+            push_target(&mut redacted, url);
+            text.push_str(&redacted.replace('"', "\\\""));
+        }
+        _ => push_header(text, value),
+    }
+}
+
 /// A header's text with `"` escaped, or `-`.
 fn push_header(text: &mut String, value: Option<&HeaderValue>) {
     match value.and_then(|v| v.to_str().ok()) {
@@ -164,7 +233,7 @@ fn push_header(text: &mut String, value: Option<&HeaderValue>) {
 }
 
 /// Appends `[28/Nov/2026:13:14:35 +0000]`, formatted once per second.
-fn push_timestamp(shared: &Shared, text: &mut String) {
+fn push_timestamp(text: &mut String) {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
@@ -174,14 +243,15 @@ fn push_timestamp(shared: &Shared, text: &mut String) {
             .format("[%d/%b/%Y:%H:%M:%S +0000]")
             .to_string()
     };
-    match shared.stamp.lock() {
-        Ok(mut stamp) => {
-            if stamp.0 != secs || stamp.1.is_empty() {
-                *stamp = (secs, format(secs));
-            }
-            text.push_str(&stamp.1);
+    let cached = STAMP.try_with(|stamp| {
+        let mut stamp = stamp.borrow_mut();
+        if stamp.0 != secs || stamp.1.is_empty() {
+            *stamp = (secs, format(secs));
         }
-        Err(_) => text.push_str(&format(secs)),
+        text.push_str(&stamp.1);
+    });
+    if cached.is_err() {
+        text.push_str(&format(secs));
     }
 }
 
@@ -264,5 +334,41 @@ async fn write_loop(shared: Arc<Shared>, stop: Arc<Notify>, mut out: Rotating) {
         if stopping {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(t: &str) -> String {
+        let mut out = String::new();
+        push_target(&mut out, t);
+        out
+    }
+
+    #[test]
+    fn oauth_codes_and_tokens_are_redacted() {
+        assert_eq!(
+            target("/api/auth/signin/google/callback?code=4/0AbCdE&state=xyz&scope=email"),
+            "/api/auth/signin/google/callback?code=[REDACTED]&state=[REDACTED]&scope=email"
+        );
+        assert_eq!(
+            target("/reset?Token=abc&next=/home&access_token=t"),
+            "/reset?Token=[REDACTED]&next=/home&access_token=[REDACTED]"
+        );
+        assert_eq!(target("/plain"), "/plain");
+        assert_eq!(target("/q?codes=1&x&=2"), "/q?codes=1&x&=2");
+    }
+
+    #[test]
+    fn referer_query_is_redacted_and_quotes_escaped() {
+        let mut out = String::new();
+        let v = HeaderValue::from_static("https://app.example/cb?code=secret&a=\"b\"");
+        push_referer(&mut out, Some(&v));
+        assert_eq!(out, "https://app.example/cb?code=[REDACTED]&a=\\\"b\\\"");
+        let mut out = String::new();
+        push_referer(&mut out, None);
+        assert_eq!(out, "-");
     }
 }

@@ -17,6 +17,8 @@ use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use tokio::time::{Instant, Sleep};
 
+use super::pool::PooledBody;
+
 pub type BoxError = Box<dyn StdError + Send + Sync>;
 
 /// A boxed body for the rare cases (streamed files, compression) not worth a variant.
@@ -27,7 +29,7 @@ pub enum Body {
     /// Bytes in memory (cached static files, error pages); `None` once sent.
     Full(Option<Bytes>),
     /// An upstream's body, cut if it pauses longer than the read timeout.
-    Upstream(Box<IdleTimeout<Incoming>>),
+    Upstream(Box<IdleTimeout<PooledBody>>),
     /// Anything else.
     Boxed(BoxBody),
 }

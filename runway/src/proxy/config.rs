@@ -73,6 +73,9 @@ pub struct ProxyConfig {
     /// `shutdown` waits this long for in-flight requests before closing connections.
     #[serde(default = "default_shutdown_timeout", deserialize_with = "de_duration")]
     pub shutdown_timeout: Duration,
+    /// Threads serving connections (nginx's `worker_processes`); 0 = one per CPU core.
+    #[serde(default)]
+    pub workers: usize,
 }
 
 impl Default for ProxyConfig {
@@ -96,6 +99,7 @@ impl Default for ProxyConfig {
             static_cache_max_total: default_static_cache_total(),
             compress_min_size: default_compress_min(),
             shutdown_timeout: default_shutdown_timeout(),
+            workers: 0,
         }
     }
 }
@@ -216,7 +220,18 @@ impl RouteConfig {
     }
 }
 
+/// More worker threads than this is a typo, not a tuning.
+const MAX_WORKERS: usize = 256;
+
 impl ProxyConfig {
+    /// `workers`, with 0 meaning one per CPU core (as nginx's `worker_processes auto`).
+    pub fn worker_threads(&self) -> usize {
+        if self.workers > 0 {
+            return self.workers;
+        }
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+
     /// Checks the routes against the manifest's process names; returns every problem found.
     pub fn validate(
         &self,
@@ -243,6 +258,12 @@ impl ProxyConfig {
         let mut problems = Vec::new();
         if self.listen.is_empty() {
             problems.push("proxy.listen: at least one address is needed".to_string());
+        }
+        if self.workers > MAX_WORKERS {
+            problems.push(format!(
+                "proxy.workers: {} is more than {MAX_WORKERS} (0 = one per CPU core)",
+                self.workers
+            ));
         }
         for addr in &self.listen {
             if addr.parse::<SocketAddr>().is_err() {

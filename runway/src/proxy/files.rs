@@ -26,6 +26,7 @@ use tokio_util::io::ReaderStream;
 use super::body::{Body, BoxError};
 use super::headers::accepts_html;
 use super::paths::SafePath;
+use super::zerocopy;
 
 /// How long a cache entry is trusted before the disk is consulted again.
 const REVALIDATE_MS: u64 = 1000;
@@ -87,6 +88,8 @@ struct Entry {
     /// A request is re-checking this entry against the disk; the others keep serving it.
     revalidating: AtomicBool,
     memory: u64,
+    /// `identity.data` registered for `sendfile` (big files); unregistered when the entry goes.
+    _zero_copy: Option<zerocopy::Registration>,
 }
 
 /// Outcome of resolving a path on disk.
@@ -398,9 +401,15 @@ fn load(
     };
 
     let mut memory = 0;
+    let mut zero_copy = None;
     let data = if len <= limits.max_file {
-        let bytes = Bytes::from(std::fs::read(&file)?);
+        // Read through the descriptor kept for sendfile, so both are the same inode.
+        let mut opened = std::fs::File::open(&file)?;
+        let mut buf = Vec::with_capacity(len as usize);
+        std::io::Read::read_to_end(&mut opened, &mut buf)?;
+        let bytes = Bytes::from(buf);
         memory += bytes.len() as u64;
+        zero_copy = zerocopy::register(&bytes, opened);
         Some(bytes)
     } else {
         None
@@ -467,6 +476,7 @@ fn load(
         checked_ms: AtomicU64::new(now_ms),
         revalidating: AtomicBool::new(false),
         memory: memory + 512,
+        _zero_copy: zero_copy,
     })
 }
 

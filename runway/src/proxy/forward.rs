@@ -1,29 +1,26 @@
 //! Forwarding one request to an upstream: rewrite the head, pick the address (holding the
-//! request while the process is starting), send on a pooled keep-alive connection, retry when
-//! that is safe, and pass upgrades (WebSocket, Vite HMR) through as raw byte streams.
+//! request while the process is starting), send on a pooled keep-alive connection (this worker
+//! thread's [`super::pool`]), retry when that is safe, and pass upgrades (WebSocket, Vite HMR)
+//! through as raw byte streams.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use http::header::{self, HeaderMap, HeaderValue};
-use http::uri::{Authority, PathAndQuery, Scheme};
+use http::uri::{Authority, PathAndQuery};
 use http::{Method, Request, Response, StatusCode, Uri, Version};
 use http_body::Body as _;
 use hyper::body::Incoming;
-use hyper_util::client::legacy::Client as HyperClient;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::time::Instant;
 
 use super::body::{Body, BodyTooLarge, ClientBodyError, IdleTimeout, Outgoing, caused_by};
 use super::config::ProxyConfig;
 use super::error::{error_response, refuse};
 use super::headers::{Peer, add_forwarded, prefers_json, strip_hop_by_hop, upgrade_protocol};
+use super::pool::{self, Conn, PooledBody};
 use super::routes::{Route, Target};
 use super::{UpstreamState, UpstreamTable};
-
-/// The pooled HTTP/1.1 client to upstreams.
-pub type Client = HyperClient<HttpConnector, Outgoing>;
 
 /// While a `Ready` process refuses connections (it just died and the supervisor has not noticed
 /// yet), retry this often within the retry window.
@@ -34,18 +31,6 @@ const REFUSED_POLL: Duration = Duration::from_millis(50);
 /// times at most within the retry window: after a `kill -9` every pooled connection to the
 /// dead process fails this way, one after the other.
 const MAX_DEAD_CONNECTION_RETRIES: u32 = 8;
-
-pub fn build_client(config: &ProxyConfig) -> Client {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(config.upstream_connect_timeout));
-    connector.enforce_http(true);
-    HyperClient::builder(TokioExecutor::new())
-        .pool_idle_timeout(config.pool_idle_timeout)
-        .pool_timer(TokioTimer::new())
-        .timer(TokioTimer::new())
-        .build(connector)
-}
 
 /// What forwarding produced: the response and the time the upstream took to answer.
 pub struct Forwarded {
@@ -94,7 +79,7 @@ fn upstream_path(route: &Route, uri: &Uri) -> Option<PathAndQuery> {
 }
 
 pub async fn forward(
-    client: &Client,
+    config: &ProxyConfig,
     upstreams: &UpstreamTable,
     route: &Route,
     mut req: Request<Incoming>,
@@ -160,17 +145,20 @@ pub async fn forward(
     let mut body = has_body.then_some(body);
 
     let deadline = Instant::now() + route.retry_window;
-    let mut table = upstreams.clone();
+    // Only a route to a process watches the table (a clone touches state shared by threads).
+    let mut table = matches!(route.target, Target::Process(_)).then(|| upstreams.clone());
     let mut dead_connection_retries = 0u32;
     loop {
         let addr = match &route.target {
             Target::Upstream(addr) => *addr,
             Target::Process(name) => {
-                let state = table.borrow_and_update().get(name).copied();
+                let state = table
+                    .as_mut()
+                    .and_then(|table| table.borrow_and_update().get(name).copied());
                 match state {
                     Some(UpstreamState::Ready(addr)) => addr,
                     Some(UpstreamState::Starting) => {
-                        if wait_for_change(&mut table, deadline, None).await {
+                        if wait_for_change(table.as_mut(), deadline, None).await {
                             continue;
                         }
                         return bad_gateway(&format!(
@@ -184,6 +172,28 @@ pub async fn forward(
             Target::Static(_) => return bad_gateway("not a proxied route"),
         };
 
+        let conn = match pool::checkout(
+            addr,
+            config.upstream_connect_timeout,
+            config.pool_idle_timeout,
+        )
+        .await
+        {
+            Ok(conn) => conn,
+            Err(err) => {
+                // Nothing was sent: safe to try again for any method.
+                if matches!(route.target, Target::Process(_))
+                    && Instant::now() < deadline
+                    && wait_for_change(table.as_mut(), deadline, Some(REFUSED_POLL)).await
+                {
+                    continue;
+                }
+                tracing::warn!("proxy: cannot connect to {addr}: {err}");
+                return bad_gateway(&format!("cannot connect to the upstream at {addr}"));
+            }
+        };
+        let mut conn = conn;
+
         let (outgoing, reclaim) = match body.take() {
             Some(incoming) => {
                 let (outgoing, reclaim) = Outgoing::new(incoming, route.max_body);
@@ -193,12 +203,19 @@ pub async fn forward(
         };
         let mut upstream_req = Request::new(outgoing);
         *upstream_req.method_mut() = method.clone();
-        *upstream_req.uri_mut() = upstream_uri(addr, route.authority.as_ref(), &path);
+        // Origin form (`/path?query`): the connection is to the upstream itself.
+        *upstream_req.uri_mut() = Uri::from(path.clone());
         *upstream_req.version_mut() = Version::HTTP_11;
         *upstream_req.headers_mut() = headers.clone();
+        if !upstream_req.headers().contains_key(header::HOST) {
+            upstream_req
+                .headers_mut()
+                .insert(header::HOST, upstream_host(addr, route.authority.as_ref()));
+        }
 
         let sent = Instant::now();
-        let result = tokio::time::timeout(route.read_timeout, client.request(upstream_req)).await;
+        let result =
+            tokio::time::timeout(route.read_timeout, conn.sender.send_request(upstream_req)).await;
         match result {
             Err(_) => {
                 return error_response(
@@ -215,7 +232,7 @@ pub async fn forward(
             }
             Ok(Ok(response)) => {
                 let upstream_time = sent.elapsed();
-                let response = relay(response, client_upgrade, route, json);
+                let response = relay(response, conn, client_upgrade, route, json);
                 return Forwarded {
                     response,
                     upstream_time: Some(upstream_time),
@@ -242,18 +259,6 @@ pub async fn forward(
                 }
                 body = reclaim.as_ref().and_then(|r| r.take());
                 let body_intact = !has_body || body.is_some();
-                if err.is_connect() {
-                    // Nothing was sent: safe to try again for any method.
-                    if body_intact
-                        && matches!(route.target, Target::Process(_))
-                        && Instant::now() < deadline
-                        && wait_for_change(&mut table, deadline, Some(REFUSED_POLL)).await
-                    {
-                        continue;
-                    }
-                    tracing::warn!("proxy: cannot connect to {addr}: {err}");
-                    return bad_gateway(&format!("cannot connect to the upstream at {addr}"));
-                }
                 if idempotent
                     && body_intact
                     && dead_connection_retries < MAX_DEAD_CONNECTION_RETRIES
@@ -263,33 +268,34 @@ pub async fn forward(
                     // give the supervisor a moment to notice a dead process.
                     dead_connection_retries += 1;
                     if dead_connection_retries > 1 {
-                        wait_for_change(&mut table, deadline, Some(REFUSED_POLL)).await;
+                        wait_for_change(table.as_mut(), deadline, Some(REFUSED_POLL)).await;
                     }
                     continue;
                 }
-                tracing::warn!("proxy: upstream {addr} failed: {err}");
+                tracing::warn!(
+                    "proxy: upstream {addr} failed ({} connection): {err}",
+                    if conn.reused { "kept-alive" } else { "new" }
+                );
                 return bad_gateway(&format!("the upstream at {addr} closed the connection"));
             }
         }
     }
 }
 
-/// `authority` is the route's fixed upstream, formatted once when the table was compiled.
-fn upstream_uri(addr: SocketAddr, authority: Option<&Authority>, path: &PathAndQuery) -> Uri {
-    let mut parts = http::uri::Parts::default();
-    parts.scheme = Some(Scheme::HTTP);
-    parts.authority = match authority {
-        Some(authority) => Some(authority.clone()),
-        None => Authority::try_from(addr.to_string()).ok(),
+/// The `Host` for a client request without one: the route's fixed upstream (formatted once
+/// when the table was compiled) or the process's address.
+fn upstream_host(addr: SocketAddr, authority: Option<&Authority>) -> HeaderValue {
+    let text = match authority {
+        Some(authority) => authority.as_str().to_string(),
+        None => addr.to_string(),
     };
-    parts.path_and_query = Some(path.clone());
-    Uri::from_parts(parts).unwrap_or_default()
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("localhost"))
 }
 
 /// Waits until the upstream table changes (true), or `poll` elapses (true), or the deadline
-/// passes (false).
+/// passes (false). Without a table (a fixed upstream) only `poll` can end the wait early.
 async fn wait_for_change(
-    table: &mut UpstreamTable,
+    table: Option<&mut UpstreamTable>,
     deadline: Instant,
     poll: Option<Duration>,
 ) -> bool {
@@ -300,6 +306,10 @@ async fn wait_for_change(
     let until = match poll {
         Some(poll) => (now + poll).min(deadline),
         None => deadline,
+    };
+    let Some(table) = table else {
+        tokio::time::sleep_until(until).await;
+        return poll.is_some() && Instant::now() < deadline;
     };
     match tokio::time::timeout_at(until, table.changed()).await {
         Ok(Ok(())) => true,
@@ -313,6 +323,7 @@ async fn wait_for_change(
 /// timeout, and a `101 Switching Protocols` spliced to the client.
 fn relay(
     mut response: Response<Incoming>,
+    conn: Conn,
     client_upgrade: Option<hyper::upgrade::OnUpgrade>,
     route: &Route,
     json: bool,
@@ -353,6 +364,9 @@ fn relay(
     strip_hop_by_hop(&mut parts.headers);
     Response::from_parts(
         parts,
-        Body::Upstream(Box::new(IdleTimeout::new(incoming, route.read_timeout))),
+        Body::Upstream(Box::new(IdleTimeout::new(
+            PooledBody::new(incoming, conn),
+            route.read_timeout,
+        ))),
     )
 }

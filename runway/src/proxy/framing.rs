@@ -15,6 +15,8 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use super::zerocopy::ZeroCopyWrite;
+
 const MAX_HEAD: usize = 256 * 1024;
 
 enum State {
@@ -245,7 +247,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for FramingGuard<S> {
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for FramingGuard<S> {
+impl<S: ZeroCopyWrite> AsyncWrite for FramingGuard<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -259,7 +261,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for FramingGuard<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+        // Cached big static files go out with sendfile (see `zerocopy`).
+        self.get_mut().inner.poll_write_regions(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {

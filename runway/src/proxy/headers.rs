@@ -48,6 +48,11 @@ const HOP_BY_HOP: [HeaderName; 6] = [
 /// Keep-Alive, TE, Trailer, Transfer-Encoding, Upgrade and Proxy-*. The upgrade headers are
 /// put back by the caller when the request is an upgrade.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Usually there is nothing to strip: one pass comparing names is cheaper than a hashed
+    // removal per hop-by-hop name (this runs twice per proxied request).
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -70,6 +75,10 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     for name in proxy_headers {
         headers.remove(name);
     }
+}
+
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    HOP_BY_HOP.contains(name) || name == "keep-alive" || name.as_str().starts_with("proxy-")
 }
 
 /// The protocol of an upgrade request (`Connection: upgrade` + `Upgrade: X`), if it is one.

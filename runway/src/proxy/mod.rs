@@ -9,9 +9,10 @@
 //!   process that is `Starting` is held up to the retry window until it becomes `Ready`.
 
 //!
-//! Layout: `config` (manifest tables), `routes` (the compiled table), `server` (listeners,
-//! connections, dispatch), `forward` (proxying), `files` + `paths` (static files), `headers`,
-//! `body`, `accesslog`, `error`.
+//! Layout: `config` (manifest tables), `routes` (the compiled table), `workers` (the threads
+//! connections run on), `server` (listeners, connections, dispatch), `forward` (proxying),
+//! `pool` (upstream connections, per worker thread), `files` + `paths` (static files),
+//! `headers`, `body`, `accesslog`, `error`.
 
 mod accesslog;
 mod body;
@@ -22,13 +23,16 @@ mod forward;
 mod framing;
 mod headers;
 mod paths;
+mod pool;
 mod routes;
 mod server;
+mod workers;
+mod zerocopy;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::{Notify, Semaphore, watch};
@@ -40,6 +44,7 @@ use accesslog::{AccessLog, LogWriter};
 use files::{FileLimits, StaticFiles};
 use routes::RouteTable;
 use server::{Runtime, Shared};
+use workers::Workers;
 
 /// Where a manifest process can be reached right now, as far as the proxy is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +66,7 @@ pub type UpstreamTable = tokio::sync::watch::Receiver<UpstreamMap>;
 /// A running proxy: its listeners, connections and current route table.
 pub struct Proxy {
     shared: Arc<Shared>,
+    workers: Arc<Workers>,
     listeners: Mutex<Vec<Listener>>,
     base_dir: PathBuf,
     log_writer: Option<LogWriter>,
@@ -111,12 +117,21 @@ impl Proxy {
         } else {
             (AccessLog::disabled(), None)
         };
+        let workers = Arc::new(
+            Workers::start(config.worker_threads(), config.pool_idle_timeout).map_err(
+                |source| ProxyError::Bind {
+                    addr: "worker threads".to_string(),
+                    source,
+                },
+            )?,
+        );
         let shared = Arc::new(Shared {
             runtime: RwLock::new(Arc::new(Runtime {
                 config: config.clone(),
                 routes: table,
-                client: forward::build_client(config),
             })),
+            id: server::NEXT_PROXY_ID.fetch_add(1, Ordering::Relaxed),
+            generation: AtomicU64::new(0),
             upstreams,
             files: StaticFiles::new(file_limits(config)),
             log,
@@ -128,10 +143,11 @@ impl Proxy {
         });
         let mut listeners = Vec::with_capacity(bound.len());
         for (configured, listener) in bound {
-            listeners.push(start_listener(&shared, configured, listener)?);
+            listeners.push(start_listener(&shared, &workers, configured, listener)?);
         }
         Ok(Proxy {
             shared,
+            workers,
             listeners: Mutex::new(listeners),
             base_dir: base_dir.to_path_buf(),
             log_writer,
@@ -149,7 +165,7 @@ impl Proxy {
     /// Applies a new configuration. An invalid one is rejected and the old keeps serving; open
     /// connections and in-flight requests are untouched (in-flight requests finish with the
     /// routes they started with). New listen addresses are bound, removed ones stop accepting.
-    /// `max_connections` and `access_log*` apply from the next start.
+    /// `max_connections`, `workers` and `access_log*` apply from the next start.
     pub async fn reload(
         &self,
         config: &ProxyConfig,
@@ -166,24 +182,13 @@ impl Proxy {
                 fresh.push((addr.clone(), server::bind(addr)?));
             }
         }
-        let old = self.shared.runtime();
-        // Keep the warm upstream pool unless its own settings changed.
-        let client = if old.config.upstream_connect_timeout == config.upstream_connect_timeout
-            && old.config.pool_idle_timeout == config.pool_idle_timeout
-        {
-            old.client.clone()
-        } else {
-            forward::build_client(config)
-        };
+        // Every worker reads the new table for its next request; the warm upstream pools stay.
         let runtime = Arc::new(Runtime {
             config: config.clone(),
             routes: table,
-            client,
         });
-        match self.shared.runtime.write() {
-            Ok(mut current) => *current = runtime,
-            Err(poisoned) => *poisoned.into_inner() = runtime,
-        }
+        self.workers.set_idle_timeout(config.pool_idle_timeout);
+        self.shared.set_runtime(runtime);
         self.shared.files.reset(file_limits(config));
         listeners.retain(|listener| {
             let keep = config.listen.contains(&listener.configured);
@@ -193,7 +198,12 @@ impl Proxy {
             keep
         });
         for (configured, listener) in fresh {
-            listeners.push(start_listener(&self.shared, configured, listener)?);
+            listeners.push(start_listener(
+                &self.shared,
+                &self.workers,
+                configured,
+                listener,
+            )?);
         }
         tracing::info!("proxy: configuration reloaded ({} routes)", routes.len());
         Ok(())
@@ -234,6 +244,7 @@ impl Proxy {
 
 fn start_listener(
     shared: &Arc<Shared>,
+    workers: &Arc<Workers>,
     configured: String,
     listener: tokio::net::TcpListener,
 ) -> Result<Listener, ProxyError> {
@@ -242,7 +253,12 @@ fn start_listener(
         source,
     })?;
     let (stop, stop_rx) = watch::channel(false);
-    tokio::spawn(server::accept_loop(shared.clone(), listener, stop_rx));
+    tokio::spawn(server::accept_loop(
+        shared.clone(),
+        workers.clone(),
+        listener,
+        stop_rx,
+    ));
     tracing::info!("proxy: listening on http://{local}");
     Ok(Listener {
         configured,

@@ -1,9 +1,10 @@
 //! The client side: listeners, the connection limit, HTTP/1.1 (and h2c) connections with their
 //! header limits and timeouts, and the per-request dispatch to a route.
 
+use std::cell::RefCell;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -22,22 +23,26 @@ use super::body::Body;
 use super::config::ProxyConfig;
 use super::error::{ProxyError, error_response, refuse};
 use super::files::StaticFiles;
-use super::forward::{Client, Forwarded, forward};
+use super::forward::{Forwarded, forward};
 use super::framing::FramingGuard;
 use super::headers::{Peer, framing_problem, prefers_json};
 use super::routes::{RouteTable, Target, request_host};
+use super::workers::Workers;
 
 /// What a configuration compiles to; swapped whole on reload. In-flight requests keep the one
 /// they started with.
 pub struct Runtime {
     pub config: ProxyConfig,
     pub routes: RouteTable,
-    pub client: Client,
 }
 
 /// State shared by every connection.
 pub struct Shared {
     pub runtime: RwLock<Arc<Runtime>>,
+    /// Unique per proxy (the key of the worker threads' cached runtime).
+    pub id: u64,
+    /// Bumped after each swap of `runtime`.
+    pub generation: AtomicU64,
     pub upstreams: UpstreamTable,
     pub files: StaticFiles,
     pub log: AccessLog,
@@ -57,7 +62,63 @@ impl Shared {
             Err(poisoned) => poisoned.into_inner().clone(),
         }
     }
+
+    /// Swaps the runtime; every worker picks it up at its next request.
+    pub fn set_runtime(&self, runtime: Arc<Runtime>) {
+        match self.runtime.write() {
+            Ok(mut current) => *current = runtime,
+            Err(poisoned) => *poisoned.into_inner() = runtime,
+        }
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// The current runtime through this thread's cache: per request only a load of
+    /// `generation` and a count in this thread's own memory, where the lock and the shared
+    /// `Arc`'s count bounced a cache line between the worker threads on every request.
+    fn local_runtime(&self) -> Arc<LocalRuntime> {
+        let generation = self.generation.load(Ordering::Acquire);
+        LOCAL_RUNTIME.with(|cell| {
+            let mut cached = cell.borrow_mut();
+            if let Some(hit) = cached.as_ref()
+                && hit.proxy == self.id
+                && hit.generation == generation
+            {
+                return hit.runtime.clone();
+            }
+            let runtime = Arc::new(LocalRuntime(self.runtime()));
+            *cached = Some(CachedRuntime {
+                proxy: self.id,
+                generation,
+                runtime: runtime.clone(),
+            });
+            runtime
+        })
+    }
 }
+
+/// A worker thread's own handle on the shared runtime (its count lives in this thread's memory).
+pub struct LocalRuntime(Arc<Runtime>);
+
+impl std::ops::Deref for LocalRuntime {
+    type Target = Runtime;
+    fn deref(&self) -> &Runtime {
+        &self.0
+    }
+}
+
+struct CachedRuntime {
+    proxy: u64,
+    generation: u64,
+    runtime: Arc<LocalRuntime>,
+}
+
+thread_local! {
+    /// The runtime last used on this thread.
+    static LOCAL_RUNTIME: RefCell<Option<CachedRuntime>> = const { RefCell::new(None) };
+}
+
+/// Source of `Shared::id`.
+pub static NEXT_PROXY_ID: AtomicU64 = AtomicU64::new(0);
 
 /// Binds one listen address (SO_REUSEADDR, a deep accept queue).
 pub fn bind(addr_text: &str) -> Result<TcpListener, ProxyError> {
@@ -79,9 +140,11 @@ pub fn bind(addr_text: &str) -> Result<TcpListener, ProxyError> {
     socket.listen(1024).map_err(error)
 }
 
-/// Accepts until `stop` turns true; each connection takes a slot of the connection limit.
+/// Accepts until `stop` turns true (or its sender is gone); each connection takes a slot of the
+/// connection limit and runs on one of the workers.
 pub async fn accept_loop(
     shared: Arc<Shared>,
+    workers: Arc<Workers>,
     listener: TcpListener,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -100,14 +163,21 @@ pub async fn accept_loop(
         match accepted {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
-                let shared = shared.clone();
-                shared.active.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(async move {
-                    serve_connection(&shared, stream, peer).await;
-                    drop(permit);
-                    if shared.active.fetch_sub(1, Ordering::SeqCst) == 1 {
-                        shared.idle.notify_waiters();
+                // Re-registered with the worker's own reactor below.
+                let stream = match stream.into_std() {
+                    Ok(stream) => stream,
+                    Err(err) => {
+                        tracing::warn!("proxy: accepted connection unusable: {err}");
+                        continue;
                     }
+                };
+                let active = Active::new(shared.clone());
+                workers.spawn(async move {
+                    if let Ok(stream) = TcpStream::from_std(stream) {
+                        serve_connection(&active.0, stream, peer).await;
+                    }
+                    drop(permit);
+                    drop(active);
                 });
             }
             Err(err) => {
@@ -117,6 +187,30 @@ pub async fn accept_loop(
             }
         }
     }
+}
+
+/// Counts an open connection; released even when the task is dropped unrun (workers stopped).
+struct Active(Arc<Shared>);
+
+impl Active {
+    fn new(shared: Arc<Shared>) -> Active {
+        shared.active.fetch_add(1, Ordering::SeqCst);
+        Active(shared)
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        if self.0.active.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+struct ConnContext {
+    shared: Arc<Shared>,
+    peer: Peer,
+    ambiguous: Arc<AtomicBool>,
 }
 
 async fn serve_connection(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
@@ -141,14 +235,19 @@ async fn serve_connection(shared: &Arc<Shared>, stream: TcpStream, peer: SocketA
         .timer(TokioTimer::new())
         .max_header_list_size(config.max_header_bytes.0.min(u32::MAX as u64) as u32);
     let stream = FramingGuard::new(stream);
-    let ambiguous = stream.flag();
-    let service_shared = shared.clone();
-    let peer = Arc::new(Peer::new(peer));
+    // One per connection: what each request clones is counted in this connection's memory,
+    // not in `Shared`'s (touched by every worker thread).
+    let context = Arc::new(ConnContext {
+        shared: shared.clone(),
+        peer: Peer::new(peer),
+        ambiguous: stream.flag(),
+    });
     let service = hyper::service::service_fn(move |req| {
-        let shared = service_shared.clone();
-        let peer = peer.clone();
-        let ambiguous = ambiguous.load(Ordering::SeqCst);
-        async move { Ok::<_, Infallible>(handle(&shared, req, &peer, ambiguous).await) }
+        let context = context.clone();
+        async move {
+            let ambiguous = context.ambiguous.load(Ordering::SeqCst);
+            Ok::<_, Infallible>(handle(&context.shared, req, &context.peer, ambiguous).await)
+        }
     });
     let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
     tokio::pin!(connection);
@@ -229,11 +328,8 @@ async fn dispatch(
         )
         .into();
     }
-    let runtime = shared.runtime();
-    let route = runtime
-        .routes
-        .find(request_host(&req), req.uri().path())
-        .cloned();
+    let runtime = shared.local_runtime();
+    let route = runtime.routes.find(request_host(&req), req.uri().path());
     let Some(route) = route else {
         let json = prefers_json(req.headers(), req.uri().path());
         return error_response(
@@ -259,6 +355,6 @@ async fn dispatch(
             }
             response.into()
         }
-        _ => forward(&runtime.client, &shared.upstreams, &route, req, peer).await,
+        _ => forward(&runtime.config, &shared.upstreams, route, req, peer).await,
     }
 }

@@ -49,7 +49,7 @@ async fn connect(addr: impl tokio::net::ToSocketAddrs) -> std::io::Result<TcpStr
 /// (TCP simultaneous open). That would pass the probe of a process that is not listening, and
 /// the socket's TIME_WAIT would then keep the process from binding its port for a minute (a
 /// crash loop). Such a connection is reset — no TIME_WAIT — and counts as "not listening".
-fn reject_self_connect(stream: TcpStream) -> std::io::Result<TcpStream> {
+pub(crate) fn reject_self_connect(stream: TcpStream) -> std::io::Result<TcpStream> {
     if stream.local_addr()? == stream.peer_addr()? {
         let _ = stream.set_zero_linger();
         return Err(std::io::Error::new(

@@ -13,8 +13,9 @@ export const API_URL: string = (fromEnv && fromEnv.trim() !== '' ? fromEnv.trim(
 /** Header the backend requires on cookie-authenticated unsafe requests (CSRF rule). */
 export const CSRF_HEADER = { name: 'X-Requested-With', value: 'XMLHttpRequest' } as const;
 
-/** Auth routes that must never trigger a refresh-and-retry (they are how you get a session). */
+/** Auth routes that must never trigger a refresh-and-retry (they are how you get a session, or public). */
 export const NO_REFRESH_PATHS: readonly string[] = [
+  '/auth/providers',
   '/auth/signin/local',
   '/auth/signup',
   '/auth/refresh',

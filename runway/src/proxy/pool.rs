@@ -1,0 +1,248 @@
+//! Keep-alive connections to upstreams, one pool per proxy worker thread.
+//!
+//! Each worker thread ([`super::workers`]) runs a single-threaded tokio runtime that drives a
+//! client connection, the upstream connection it forwards to and the response body, so the pool
+//! is thread-local: checking a connection out or in is a `Vec` push/pop with no lock and no
+//! cross-thread wake-up (hyper-util's legacy pool used a mutex and an extra task per request to
+//! put a connection back).
+//!
+//! A connection goes back to the pool when its response body was read to the end
+//! ([`PooledBody`]); one whose body was abandoned, or that was upgraded, is dropped (and hyper
+//! closes it). Idle connections expire after `pool_idle_timeout` ([`sweep`], run by each worker).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::future::poll_fn;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body::{Body as _, Frame, SizeHint};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+use super::body::Outgoing;
+use crate::supervisor::probe::reject_self_connect;
+
+/// Idle connections kept per upstream address and worker thread.
+const MAX_IDLE_PER_UPSTREAM: usize = 256;
+
+type Sender = SendRequest<Outgoing>;
+
+struct Idle {
+    sender: Sender,
+    since: Instant,
+}
+
+#[derive(Default)]
+struct Pool {
+    /// Per upstream: oldest first; checkout takes the newest (warm, least likely to have been
+    /// closed by the upstream's own keep-alive timeout).
+    idle: HashMap<SocketAddr, Vec<Idle>>,
+}
+
+thread_local! {
+    static POOL: RefCell<Pool> = RefCell::new(Pool::default());
+}
+
+/// A connection to an upstream, ready for one request.
+pub struct Conn {
+    pub sender: Sender,
+    pub addr: SocketAddr,
+    /// Taken from the pool (it may turn out to have been closed by the upstream meanwhile).
+    pub reused: bool,
+}
+
+/// The upstream could not be reached (nothing was sent: any request may be retried).
+#[derive(Debug)]
+pub struct ConnectError(pub io::Error);
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for ConnectError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+fn take_idle(addr: SocketAddr, idle_timeout: Duration) -> Option<Sender> {
+    POOL.try_with(|pool| {
+        let mut pool = pool.borrow_mut();
+        let list = pool.idle.get_mut(&addr)?;
+        while let Some(idle) = list.pop() {
+            if idle.since.elapsed() < idle_timeout && !idle.sender.is_closed() {
+                return Some(idle.sender);
+            }
+        }
+        None
+    })
+    .ok()
+    .flatten()
+}
+
+/// A warm connection from this thread's pool, or a new one.
+pub async fn checkout(
+    addr: SocketAddr,
+    connect_timeout: Duration,
+    idle_timeout: Duration,
+) -> Result<Conn, ConnectError> {
+    while let Some(mut sender) = take_idle(addr, idle_timeout) {
+        // Usually ready at once; right after its previous response the connection's task may
+        // not have run yet to mark it idle (it runs on this same thread).
+        if sender.is_ready() || poll_fn(|cx| sender.poll_ready(cx)).await.is_ok() {
+            return Ok(Conn {
+                sender,
+                addr,
+                reused: true,
+            });
+        }
+    }
+    let sender = match tokio::time::timeout(connect_timeout, connect(addr)).await {
+        Ok(result) => result?,
+        Err(_) => {
+            return Err(ConnectError(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("connect timed out after {connect_timeout:?}"),
+            )));
+        }
+    };
+    Ok(Conn {
+        sender,
+        addr,
+        reused: false,
+    })
+}
+
+async fn connect(addr: SocketAddr) -> Result<Sender, ConnectError> {
+    let stream = TcpStream::connect(addr).await.map_err(ConnectError)?;
+    // An upstream port in the ephemeral range with nothing listening can be "reached" by our
+    // own socket (TCP simultaneous open); that is a refused connection, not an upstream.
+    let stream = reject_self_connect(stream).map_err(ConnectError)?;
+    let _ = stream.set_nodelay(true);
+    let (sender, conn) = http1::Builder::new()
+        .handshake(TokioIo::new(stream))
+        .await
+        .map_err(|err| ConnectError(io::Error::other(err)))?;
+    // Spawned on the current (worker) runtime: the same thread as the client connection.
+    tokio::spawn(async move {
+        if let Err(err) = conn.with_upgrades().await {
+            tracing::debug!("proxy: upstream connection to {addr}: {err}");
+        }
+    });
+    Ok(sender)
+}
+
+/// Puts a connection whose last response was read completely back into this thread's pool.
+fn checkin(addr: SocketAddr, sender: Sender) {
+    if sender.is_closed() {
+        return;
+    }
+    let _ = POOL.try_with(|pool| {
+        let mut pool = pool.borrow_mut();
+        let list = pool.idle.entry(addr).or_default();
+        if list.len() < MAX_IDLE_PER_UPSTREAM {
+            list.push(Idle {
+                sender,
+                since: Instant::now(),
+            });
+        }
+    });
+}
+
+/// Drops this thread's idle connections older than `idle_timeout` or already closed.
+pub fn sweep(idle_timeout: Duration) {
+    let _ = POOL.try_with(|pool| {
+        let mut pool = pool.borrow_mut();
+        pool.idle.retain(|_, list| {
+            list.retain(|idle| idle.since.elapsed() < idle_timeout && !idle.sender.is_closed());
+            !list.is_empty()
+        });
+    });
+}
+
+/// Drops every idle connection of this thread (the worker is stopping).
+pub fn clear() {
+    let _ = POOL.try_with(|pool| pool.borrow_mut().idle.clear());
+}
+
+/// An upstream response body that returns its connection to the pool once read to the end.
+pub struct PooledBody {
+    inner: Incoming,
+    conn: Option<(SocketAddr, Sender)>,
+    done: bool,
+}
+
+impl PooledBody {
+    pub fn new(inner: Incoming, conn: Conn) -> PooledBody {
+        let mut body = PooledBody {
+            inner,
+            conn: Some((conn.addr, conn.sender)),
+            done: false,
+        };
+        // No body to read (HEAD, 204, 304, empty): the connection is free now.
+        if http_body::Body::is_end_stream(&body.inner) {
+            body.release();
+        }
+        body
+    }
+
+    fn release(&mut self) {
+        self.done = true;
+        if let Some((addr, sender)) = self.conn.take() {
+            checkin(addr, sender);
+        }
+    }
+}
+
+impl http_body::Body for PooledBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            // hyper stops polling a body once it says it has ended, so release on the last
+            // frame, not only on `None`.
+            Poll::Ready(None) => this.release(),
+            Poll::Ready(Some(Ok(_))) if http_body::Body::is_end_stream(&this.inner) => {
+                this.release()
+            }
+            Poll::Ready(Some(Err(_))) => {
+                // A broken body leaves the connection unusable.
+                this.done = true;
+                this.conn = None;
+            }
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for PooledBody {
+    fn drop(&mut self) {
+        if !self.done && self.inner.is_end_stream() {
+            self.release();
+        }
+    }
+}
