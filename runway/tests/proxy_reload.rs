@@ -1,6 +1,7 @@
 //! Reload and shutdown without losing anything, and the access log: a steady request loop sees
 //! no failure across many reloads, an in-flight request and a kept-alive connection survive,
-//! an invalid configuration is rejected while the old one keeps serving; shutdown lets
+//! an invalid configuration is rejected while the old one keeps serving, a reload reaches every
+//! worker thread's open connections; shutdown lets
 //! in-flight requests finish; the access log is written in combined format and rotated.
 
 mod proxy_support;
@@ -274,4 +275,41 @@ async fn the_access_log_is_rotated_by_size() {
         .expect("current log")
         .len();
     assert!(current < 4096, "the live log grew to {current} bytes");
+}
+
+/// Connections are spread over the worker threads (round robin) and each thread caches the
+/// route table: a reload must reach every one of them, on connections already open.
+#[tokio::test]
+async fn a_reload_reaches_every_worker_thread() {
+    let a = Upstream::start().await;
+    let b = Upstream::start().await;
+    let config = ProxyConfig {
+        workers: 3,
+        ..config()
+    };
+    let routes_a = vec![RouteConfig::to_upstream("/", &a.addr.to_string())];
+    let routes_b = vec![RouteConfig::to_upstream("/", &b.addr.to_string())];
+    let proxy = start_proxy_with(config.clone(), routes_a, Default::default(), |_| {}).await;
+    let mut connections = Vec::new();
+    for _ in 0..6 {
+        let mut stream = TcpStream::connect(proxy.addr).await.expect("connect");
+        let answer = keepalive_get(&mut stream, "/echo").await;
+        assert!(
+            answer.contains(&format!("\"upstream_port\":{}", a.addr.port())),
+            "{answer}"
+        );
+        connections.push(stream);
+    }
+    proxy
+        .proxy
+        .reload(&config, &routes_b)
+        .await
+        .expect("valid reload");
+    for (index, stream) in connections.iter_mut().enumerate() {
+        let answer = keepalive_get(stream, "/echo").await;
+        assert!(
+            answer.contains(&format!("\"upstream_port\":{}", b.addr.port())),
+            "connection {index} still used the old table: {answer}"
+        );
+    }
 }

@@ -165,7 +165,7 @@ impl Proxy {
     /// Applies a new configuration. An invalid one is rejected and the old keeps serving; open
     /// connections and in-flight requests are untouched (in-flight requests finish with the
     /// routes they started with). New listen addresses are bound, removed ones stop accepting.
-    /// `max_connections` and `access_log*` apply from the next start.
+    /// `max_connections`, `workers` and `access_log*` apply from the next start.
     pub async fn reload(
         &self,
         config: &ProxyConfig,
