@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Backend API benchmark: the Rust backend and the Express + Sequelize peer (bench/peers/express)
 # side by side, in one run, on the same PostgreSQL, with wrk (64 connections, loopback), plus
-# pgbench -S at the same connection count as the one-query ceiling. Prints a markdown table.
+# pgbench -S at the same connection count as the one-query ceiling. Prints a markdown table,
+# with CPU time per request of the server and of PostgreSQL (from /proc) next to the rates.
 #
 #   bash bench/backend-api/run.sh            # needs PostgreSQL (PG_URL), wrk, node, pgbench
 #
@@ -42,17 +43,32 @@ wait_http() { # url
 rss_mb() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 hwm_mb() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 
-# wrk → "req/s p50_ms p99_ms"
-run_wrk() { # name url [extra wrk args...]
-  local name=$1 url=$2; shift 2
+# CPU time (clock ticks) of a process, and of every PostgreSQL process: the live ones plus
+# the postmaster's reaped children (backends that exited during the run).
+TICK=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+pg_ticks() {
+  local pm s p
+  pm=$(pgrep -o -x postgres) || { echo 0; return; }
+  s=$(awk '{print $16+$17}' "/proc/$pm/stat")
+  for p in $(pgrep -x postgres); do s=$((s + $(cpu_ticks "$p"))); done
+  echo "$s"
+}
+
+# wrk → "req/s p50_ms p99_ms non2xx server_us_per_req postgres_us_per_req"
+run_wrk() { # name url server_pid [extra wrk args...]
+  local name=$1 url=$2 pid=$3 s0 p0 s1 p1; shift 3
+  s0=$(cpu_ticks "$pid"); p0=$(pg_ticks)
   wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency "$@" "$url" > "$OUT/$name.txt" 2>&1
-  awk '
+  s1=$(cpu_ticks "$pid"); p1=$(pg_ticks)
+  awk -v s=$((s1 - s0)) -v p=$((p1 - p0)) -v t="$TICK" '
     function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
+    /requests in/ { n=$1 }
     /Requests\/sec/ { rps=$2 }
     $1=="50%" { p50=ms($2) }
     $1=="99%" { p99=ms($2) }
     /Non-2xx/ { bad=$4 }
-    END { printf "%.0f %.2f %.2f %s\n", rps, p50, p99, (bad==""?0:bad) }' "$OUT/$name.txt"
+    END { printf "%.0f %.2f %.2f %s %.0f %.0f\n", rps, p50, p99, (bad==""?0:bad), (n>0?s*1e6/t/n:0), (n>0?p*1e6/t/n:0) }' "$OUT/$name.txt"
 }
 
 say "databases: $RUST_DB, $EXPRESS_DB, $PGBENCH_DB (recreated)"
@@ -103,41 +119,48 @@ for route in me users signin; do
   if [ $route = signin ]; then RUST_API_PEAK=$(hwm_mb "$RUST_PID"); EXPRESS_API_PEAK=$(hwm_mb "$EXPRESS_PID"); fi
   for round in $(seq 1 "$RUNS"); do
     for side in rust express; do
-      if [ $side = rust ]; then port=$RUST_PORT; tok=$RUST_TOKEN; email=$ADMIN_EMAIL; else port=$EXPRESS_PORT; tok=$EXPRESS_TOKEN; email=bench1@runway.test; fi
+      if [ $side = rust ]; then port=$RUST_PORT; tok=$RUST_TOKEN; email=$ADMIN_EMAIL; pid=$RUST_PID; else port=$EXPRESS_PORT; tok=$EXPRESS_TOKEN; email=bench1@runway.test; pid=$EXPRESS_PID; fi
       say "round $round/$RUNS, $side: $route"
       case $route in
-        me) r=$(run_wrk "$side-me-$round" "http://127.0.0.1:$port/api/auth/me" -H "Authorization: Bearer $tok") ;;
-        users) r=$(run_wrk "$side-users-$round" "http://127.0.0.1:$port/api/users?limit=20" -H "Authorization: Bearer $tok") ;;
-        signin) r=$(BENCH_EMAIL=$email BENCH_PASSWORD=$PASSWORD run_wrk "$side-signin-$round" "http://127.0.0.1:$port/api/auth/signin/local" -s bench/backend-api/signin.lua) ;;
+        me) r=$(run_wrk "$side-me-$round" "http://127.0.0.1:$port/api/auth/me" "$pid" -H "Authorization: Bearer $tok") ;;
+        users) r=$(run_wrk "$side-users-$round" "http://127.0.0.1:$port/api/users?limit=20" "$pid" -H "Authorization: Bearer $tok") ;;
+        signin) r=$(BENCH_EMAIL=$email BENCH_PASSWORD=$PASSWORD run_wrk "$side-signin-$round" "http://127.0.0.1:$port/api/auth/signin/local" "$pid" -s bench/backend-api/signin.lua) ;;
       esac
       R[$side.$route]+="$r"$'\n'
     done
   done
 done
 # Median of each column over the rounds (non-2xx: the sum).
-median() { # "lines of: rps p50 p99 bad" → the same, medians (bad: summed)
+median() { # "lines of: rps p50 p99 bad srv_us pg_us" → the same, medians (bad: summed)
   local col out=""
   for col in 1 2 3; do
     out+="$(printf '%s' "$1" | awk -v c=$col 'NF {print $c}' | sort -g |
       awk '{a[NR]=$1} END {printf "%s ", (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}')"
   done
-  printf '%s%s\n' "$out" "$(printf '%s' "$1" | awk 'NF {s+=$4} END {print s+0}')"
+  out+="$(printf '%s' "$1" | awk 'NF {s+=$4} END {print s+0}') "
+  for col in 5 6; do
+    out+="$(printf '%s' "$1" | awk -v c=$col 'NF {print $c}' | sort -g |
+      awk '{a[NR]=$1} END {printf "%s ", (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}')"
+  done
+  printf '%s\n' "$out"
 }
 for k in "${!R[@]}"; do R[$k]=$(median "${R[$k]}"); done
 RUST_LOADED=$(hwm_mb "$RUST_PID"); EXPRESS_LOADED=$(hwm_mb "$EXPRESS_PID")
 
 say "pgbench -S -c $CONNECTIONS (ceiling for a one-query route)"
 "$PGBENCH" -i -q "$PG_BASE/$PGBENCH_DB" > /dev/null 2>&1
+P0=$(pg_ticks)
 PGB=$("$PGBENCH" -S -n -c "$CONNECTIONS" -j 2 -T "${DURATION%s}" "$PG_BASE/$PGBENCH_DB" 2>&1 | tee "$OUT/pgbench.txt" | awk '/^tps/ {printf "%.0f", $3}')
+PGB_US=$(awk -v p=$(( $(pg_ticks) - P0 )) -v t="$TICK" '/actually processed/ {n=$NF} END {printf "%.0f", (n>0 ? p*1e6/t/n : 0)}' "$OUT/pgbench.txt")
 
 {
-  echo "| route | Rust req/s | Express req/s | ratio | Rust p50 ms | Rust p99 ms | Express p50 ms | Express p99 ms | non-2xx R/E |"
-  echo "|---|---|---|---|---|---|---|---|---|"
+  echo "| route | Rust req/s | Express req/s | ratio | Rust p50 ms | Rust p99 ms | Express p50 ms | Express p99 ms | non-2xx R/E | CPU µs/req Rust: server / PostgreSQL | CPU µs/req Express: node / PostgreSQL |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|"
   for route in me users signin; do
-    read -r rr rp50 rp99 rbad <<< "${R[rust.$route]}"
-    read -r er ep50 ep99 ebad <<< "${R[express.$route]}"
+    read -r rr rp50 rp99 rbad rsrv rpg <<< "${R[rust.$route]}"
+    read -r er ep50 ep99 ebad esrv epg <<< "${R[express.$route]}"
     ratio=$(awk -v a="$rr" -v b="$er" 'BEGIN { if (b>0) printf "%.1f×", a/b; else print "n/a" }')
-    echo "| $route | $rr | $er | $ratio | $rp50 | $rp99 | $ep50 | $ep99 | $rbad/$ebad |"
+    echo "| $route | $rr | $er | $ratio | $rp50 | $rp99 | $ep50 | $ep99 | $rbad/$ebad | $rsrv / $rpg | $esrv / $epg |"
   done
   echo
   echo "| RSS (MB) | Rust backend | Express (node) |"
@@ -148,7 +171,8 @@ PGB=$("$PGBENCH" -S -n -c "$CONNECTIONS" -j 2 -T "${DURATION%s}" "$PG_BASE/$PGBE
   echo
   read -r rr _ <<< "${R[rust.me]}"
   echo "Medians of $RUNS rounds of $DURATION per route and side; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
-  echo "pgbench -S -c $CONNECTIONS: $PGB tps; Rust /me at $(awk -v a="$rr" -v b="$PGB" 'BEGIN { printf "%.0f%%", 100*a/b }') of that ceiling."
+  echo "CPU µs/req: the server process's, and all PostgreSQL processes' (other databases' load included)."
+  echo "pgbench -S -c $CONNECTIONS: $PGB tps, PostgreSQL CPU $PGB_US µs per transaction; Rust /me at $(awk -v a="$rr" -v b="$PGB" 'BEGIN { printf "%.0f%%", 100*a/b }') of that ceiling."
 } | tee "$OUT/summary.md"
 
 for db in $RUST_DB $EXPRESS_DB $PGBENCH_DB; do
