@@ -61,7 +61,7 @@ const SEEDED: Counts = Counts {
 
 async fn migrate_twice_changes_nothing(db: TestDb) {
     let first = ok(&db, &["migrate"]).await;
-    assert!(first.contains("Applied 1 migration(s)"), "{first}");
+    assert!(first.contains("Applied 2 migration(s)"), "{first}");
     let second = ok(&db, &["migrate"]).await;
     assert!(second.contains("Nothing to migrate"), "{second}");
     let conn = db.connect().await;

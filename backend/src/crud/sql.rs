@@ -21,7 +21,7 @@ pub struct Table {
     pub label: &'static str,
 }
 
-/// Alias of the `COUNT(*) OVER ()` column a list page carries (see `engine::page`).
+/// Alias of the filtered-set count column a list page carries (see `engine::page`).
 pub const TOTAL: &str = "total_count";
 
 pub fn col(name: &str) -> Expr {

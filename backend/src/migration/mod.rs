@@ -8,13 +8,17 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_initial;
+mod m20261202_000001_list_order_idx;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261128_000001_initial::Migration)]
+        vec![
+            Box::new(m20261128_000001_initial::Migration),
+            Box::new(m20261202_000001_list_order_idx::Migration),
+        ]
     }
 }
 
