@@ -296,18 +296,23 @@ fn assert_refused(l: &Landing, code: &str) {
     );
 }
 
-async fn first_sign_in_creates_the_account(db: TestDb) {
-    let s = setup(&db).await;
-    // The sign-in page asks which buttons to show.
-    let offered: Value = s
-        .app
-        .run
+/// What `GET /api/auth/providers` offers the sign-in page.
+async fn offered(app: &App) -> Value {
+    app.run
         .get("/api/auth/providers")
         .await
         .json()
         .await
-        .unwrap();
-    assert_eq!(offered, json!({ "providers": ["google", "microsoft"] }));
+        .unwrap()
+}
+
+async fn first_sign_in_creates_the_account(db: TestDb) {
+    let s = setup(&db).await;
+    // The sign-in page asks which buttons to show.
+    assert_eq!(
+        offered(&s.app).await,
+        json!({ "providers": ["google", "microsoft"] })
+    );
     s.fake
         .consent_as("google-sub-1", Some("Ada@Example.test"), Some(true));
 
@@ -485,14 +490,7 @@ db_test!(linking, linking_and_refusals);
 async fn unconfigured_providers() {
     let db = TestDb::sqlite().await;
     let app = spawn(&db).await;
-    let offered: Value = app
-        .run
-        .get("/api/auth/providers")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(offered, json!({ "providers": [] }));
+    assert_eq!(offered(&app).await, json!({ "providers": [] }));
     for p in ["google", "microsoft"] {
         for path in [
             format!("/api/auth/signin/{p}"),

@@ -7,6 +7,15 @@ use serde::{Deserialize, Deserializer, Serialize};
 use std::fmt;
 use std::time::Duration;
 
+/// Splits `"2.5ms"` into its number and its unit (`"ms"`, trimmed; empty when there is none).
+fn number_and_unit(text: &str) -> Option<(f64, &str)> {
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    Some((number.parse().ok()?, unit.trim()))
+}
+
 /// A duration written as `"250ms"`, `"5s"`, `"2m"`, `"1h"` or a bare number of seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Dur(pub Duration);
@@ -21,14 +30,10 @@ impl Dur {
 /// The one duration parser of runway: the manifest, `[proxy]` and `[[job]]` all use it.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration (use e.g. \"500ms\", \"5s\", \"2m\")"))?;
-    let seconds = match unit.trim() {
+    let (value, unit) = number_and_unit(text).ok_or_else(|| {
+        format!("`{text}` is not a duration (use e.g. \"500ms\", \"5s\", \"2m\")")
+    })?;
+    let seconds = match unit {
         "ms" => value / 1000.0,
         "" | "s" => value,
         "m" | "min" => value * 60.0,
@@ -73,14 +78,9 @@ pub struct Bytes(pub u64);
 impl Bytes {
     pub fn parse(text: &str) -> Result<Bytes, String> {
         let text = text.trim();
-        let split = text
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(text.len());
-        let (number, unit) = text.split_at(split);
-        let value: f64 = number
-            .parse()
-            .map_err(|_| format!("`{text}` is not a size (use e.g. \"512M\", \"10MiB\")"))?;
-        let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        let (value, unit) = number_and_unit(text)
+            .ok_or_else(|| format!("`{text}` is not a size (use e.g. \"512M\", \"10MiB\")"))?;
+        let factor: f64 = match unit.to_ascii_lowercase().as_str() {
             "" | "b" => 1.0,
             "k" | "kb" | "kib" => 1024.0,
             "m" | "mb" | "mib" => 1024.0 * 1024.0,
