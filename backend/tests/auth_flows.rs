@@ -226,7 +226,7 @@ async fn email_verification(db: TestDb) {
     let mail = app.last_mail();
     assert!(mail.contains("verify-email?token="), "{mail}");
     assert!(
-        app.run.logs().contains("verify-email?token="),
+        app.run.log_contains("verify-email?token=").await,
         "development log carries the link"
     );
     let token = token_in(&mail);

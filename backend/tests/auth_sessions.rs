@@ -60,7 +60,7 @@ async fn cookie_jar_flow(db: TestDb) {
     let mut current = jar.clone();
     assert_eq!(app.refresh(&mut current).await.status(), 401);
     assert!(
-        app.run.logs().contains("refresh token reuse detected"),
+        app.run.log_contains("refresh token reuse detected").await,
         "reuse is logged"
     );
     assert!(

@@ -256,6 +256,22 @@ impl Running {
         self.logs.lock().map(|l| l.join("\n")).unwrap_or_default()
     }
 
+    /// Whether a printed line contains `needle`, waiting up to 10 s for it: the server's
+    /// output is read from its pipe by a background task, so a line written just before a
+    /// response can reach [`Running::logs`] just after it.
+    pub async fn log_contains(&self, needle: &str) -> bool {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if self.logs().contains(needle) {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub fn pid(&self) -> Option<u32> {
         self.child.id()
     }
