@@ -17,6 +17,7 @@ use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use tokio::time::{Instant, Sleep};
 
+use super::client::DirectBody;
 use super::pool::PooledBody;
 
 pub type BoxError = Box<dyn StdError + Send + Sync>;
@@ -30,6 +31,8 @@ pub enum Body {
     Full(Option<Bytes>),
     /// An upstream's body, cut if it pauses longer than the read timeout.
     Upstream(Box<IdleTimeout<PooledBody>>),
+    /// The same, read by the proxy's own client ([`super::client`]).
+    Direct(Box<IdleTimeout<DirectBody>>),
     /// Anything else.
     Boxed(BoxBody),
 }
@@ -60,6 +63,7 @@ impl http_body::Body for Body {
         match self.get_mut() {
             Body::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
             Body::Upstream(body) => Pin::new(body.as_mut()).poll_frame(cx),
+            Body::Direct(body) => Pin::new(body.as_mut()).poll_frame(cx),
             Body::Boxed(body) => Pin::new(body).poll_frame(cx),
         }
     }
@@ -68,6 +72,7 @@ impl http_body::Body for Body {
         match self {
             Body::Full(bytes) => bytes.is_none(),
             Body::Upstream(body) => body.inner.is_end_stream(),
+            Body::Direct(body) => body.inner.is_end_stream(),
             Body::Boxed(body) => body.is_end_stream(),
         }
     }
@@ -77,6 +82,7 @@ impl http_body::Body for Body {
             Body::Full(Some(bytes)) => SizeHint::with_exact(bytes.len() as u64),
             Body::Full(None) => SizeHint::with_exact(0),
             Body::Upstream(body) => body.inner.size_hint(),
+            Body::Direct(body) => body.inner.size_hint(),
             Body::Boxed(body) => body.size_hint(),
         }
     }

@@ -2,6 +2,11 @@
 //! request while the process is starting), send on a pooled keep-alive connection (this worker
 //! thread's [`super::pool`]), retry when that is safe, and pass upgrades (WebSocket, Vite HMR)
 //! through as raw byte streams.
+//!
+//! Requests without a body that are not upgrades go through the proxy's own HTTP/1.1 client
+//! ([`super::client`], inline in this task); the others through hyper's `client::conn`
+//! (its connection task on the same worker thread). Same rules for both: hop-by-hop headers,
+//! timeouts, retries of idempotent requests on a dead kept-alive connection.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -15,6 +20,7 @@ use hyper_util::rt::TokioIo;
 use tokio::time::Instant;
 
 use super::body::{Body, BodyTooLarge, ClientBodyError, IdleTimeout, Outgoing, caused_by};
+use super::client::{self, DirectConn, Failure};
 use super::config::ProxyConfig;
 use super::error::{error_response, refuse};
 use super::headers::{Peer, add_forwarded, prefers_json, strip_hop_by_hop, upgrade_protocol};
@@ -143,6 +149,8 @@ pub async fn forward(
     let idempotent = is_idempotent(&method);
     let has_body = !body.is_end_stream();
     let mut body = has_body.then_some(body);
+    // Bodiless, not an upgrade: the proxy's own client (see `client` for what goes where).
+    let direct = !has_body && upgrade.is_none();
 
     let deadline = Instant::now() + route.retry_window;
     // Only a route to a process watches the table (a clone touches state shared by threads).
@@ -172,14 +180,70 @@ pub async fn forward(
             Target::Static(_) => return bad_gateway("not a proxied route"),
         };
 
-        let conn = match pool::checkout(
-            addr,
-            config.upstream_connect_timeout,
-            config.pool_idle_timeout,
-        )
-        .await
-        {
-            Ok(conn) => conn,
+        let checked = if direct {
+            pool::checkout_direct(
+                addr,
+                config.upstream_connect_timeout,
+                config.pool_idle_timeout,
+            )
+            .await
+            .map(Checked::Direct)
+        } else {
+            pool::checkout(
+                addr,
+                config.upstream_connect_timeout,
+                config.pool_idle_timeout,
+            )
+            .await
+            .map(Checked::Hyper)
+        };
+        let conn = match checked {
+            Ok(Checked::Hyper(conn)) => conn,
+            Ok(Checked::Direct(conn)) => {
+                let reused = conn.reused;
+                let sent = Instant::now();
+                let exchange = client::exchange(conn, &method, &path, &headers, || {
+                    upstream_host(addr, route.authority.as_ref())
+                });
+                match tokio::time::timeout(route.read_timeout, exchange).await {
+                    Err(_) => return gateway_timeout(route, json),
+                    Ok(Ok(response)) => {
+                        let upstream_time = sent.elapsed();
+                        let (mut parts, body) = response.into_parts();
+                        strip_hop_by_hop(&mut parts.headers);
+                        let body = IdleTimeout::new(body, route.read_timeout);
+                        return Forwarded {
+                            response: Response::from_parts(parts, Body::Direct(Box::new(body))),
+                            upstream_time: Some(upstream_time),
+                        };
+                    }
+                    Ok(Err(Failure::Dead(_)))
+                        if idempotent
+                            && dead_connection_retries < MAX_DEAD_CONNECTION_RETRIES
+                            && Instant::now() < deadline =>
+                    {
+                        dead_connection_retries += 1;
+                        if dead_connection_retries > 1 {
+                            wait_for_change(table.as_mut(), deadline, Some(REFUSED_POLL)).await;
+                        }
+                        continue;
+                    }
+                    Ok(Err(failure)) => {
+                        tracing::warn!(
+                            "proxy: upstream {addr} failed ({} connection): {failure}",
+                            if reused { "kept-alive" } else { "new" }
+                        );
+                        return match failure {
+                            Failure::Dead(_) => bad_gateway(&format!(
+                                "the upstream at {addr} closed the connection"
+                            )),
+                            Failure::Bad(_) => bad_gateway(&format!(
+                                "the upstream at {addr} sent an invalid response"
+                            )),
+                        };
+                    }
+                }
+            }
             Err(err) => {
                 // Nothing was sent: safe to try again for any method.
                 if matches!(route.target, Target::Process(_))
@@ -217,19 +281,7 @@ pub async fn forward(
         let result =
             tokio::time::timeout(route.read_timeout, conn.sender.send_request(upstream_req)).await;
         match result {
-            Err(_) => {
-                return error_response(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "gateway_timeout",
-                    &format!(
-                        "the upstream did not answer within {:?}",
-                        route.read_timeout
-                    ),
-                    json,
-                    Some(&route.error_page),
-                )
-                .into();
-            }
+            Err(_) => return gateway_timeout(route, json),
             Ok(Ok(response)) => {
                 let upstream_time = sent.elapsed();
                 let response = relay(response, conn, client_upgrade, route, json);
@@ -280,6 +332,26 @@ pub async fn forward(
             }
         }
     }
+}
+
+/// A connection checked out of this thread's pool: a plain one for the own client, or hyper's.
+enum Checked {
+    Direct(DirectConn),
+    Hyper(Conn),
+}
+
+fn gateway_timeout(route: &Route, json: bool) -> Forwarded {
+    error_response(
+        StatusCode::GATEWAY_TIMEOUT,
+        "gateway_timeout",
+        &format!(
+            "the upstream did not answer within {:?}",
+            route.read_timeout
+        ),
+        json,
+        Some(&route.error_page),
+    )
+    .into()
 }
 
 /// The `Host` for a client request without one: the route's fixed upstream (formatted once

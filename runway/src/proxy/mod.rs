@@ -11,11 +11,13 @@
 //!
 //! Layout: `config` (manifest tables), `routes` (the compiled table), `workers` (the threads
 //! connections run on), `server` (listeners, connections, dispatch), `forward` (proxying),
-//! `pool` (upstream connections, per worker thread), `files` + `paths` (static files),
+//! `client` (the own HTTP/1.1 upstream client for bodiless requests), `pool` (upstream
+//! connections, per worker thread), `files` + `paths` (static files),
 //! `headers`, `body`, `accesslog`, `error`.
 
 mod accesslog;
 mod body;
+mod client;
 pub mod config;
 mod error;
 mod files;

@@ -6,9 +6,13 @@
 //! cross-thread wake-up (hyper-util's legacy pool used a mutex and an extra task per request to
 //! put a connection back).
 //!
-//! A connection goes back to the pool when its response body was read to the end
-//! ([`PooledBody`]); one whose body was abandoned, or that was upgraded, is dropped (and hyper
-//! closes it). Idle connections expire after `pool_idle_timeout` ([`sweep`], run by each worker).
+//! Two kinds of connection, each in its own idle list: plain sockets for the proxy's own
+//! HTTP/1.1 client ([`super::client`], requests without a body) and hyper `client::conn`
+//! senders (requests with a body, upgrades); a request for hyper's kind takes a plain one
+//! (wrapping it) when it has none of its own, so a warm connection serves either. A connection goes back to the pool when its
+//! response body was read to the end ([`PooledBody`], [`super::client::DirectBody`]); one whose
+//! body was abandoned, or that was upgraded, is dropped (and closed). Idle connections expire
+//! after `pool_idle_timeout` ([`sweep`], run by each worker).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -27,6 +31,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use super::body::Outgoing;
+use super::client::DirectConn;
 use crate::supervisor::probe::reject_self_connect;
 
 /// Idle connections kept per upstream address and worker thread.
@@ -44,6 +49,13 @@ struct Pool {
     /// Per upstream: oldest first; checkout takes the newest (warm, least likely to have been
     /// closed by the upstream's own keep-alive timeout).
     idle: HashMap<SocketAddr, Vec<Idle>>,
+    /// The same for the plain connections of [`super::client`].
+    direct: HashMap<SocketAddr, Vec<IdleDirect>>,
+}
+
+struct IdleDirect {
+    conn: DirectConn,
+    since: Instant,
 }
 
 thread_local! {
@@ -106,6 +118,17 @@ pub async fn checkout(
             });
         }
     }
+    // A plain idle connection becomes a hyper one (its buffer is empty: nothing is lost). Most
+    // idle connections are plain ones, as most requests have no body.
+    if let Some(conn) = take_idle_direct(addr, idle_timeout)
+        && let Ok(sender) = handshake(addr, conn.stream).await
+    {
+        return Ok(Conn {
+            sender,
+            addr,
+            reused: true,
+        });
+    }
     let sender = match tokio::time::timeout(connect_timeout, connect(addr)).await {
         Ok(result) => result?,
         Err(_) => {
@@ -122,12 +145,69 @@ pub async fn checkout(
     })
 }
 
-async fn connect(addr: SocketAddr) -> Result<Sender, ConnectError> {
+/// A plain warm connection from this thread's pool (one the upstream closed meanwhile is
+/// dropped here), or a new one.
+pub async fn checkout_direct(
+    addr: SocketAddr,
+    connect_timeout: Duration,
+    idle_timeout: Duration,
+) -> Result<DirectConn, ConnectError> {
+    if let Some(mut conn) = take_idle_direct(addr, idle_timeout) {
+        conn.reused = true;
+        return Ok(conn);
+    }
+    match tokio::time::timeout(connect_timeout, open(addr)).await {
+        Ok(stream) => Ok(DirectConn::new(stream?, addr)),
+        Err(_) => Err(ConnectError(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("connect timed out after {connect_timeout:?}"),
+        ))),
+    }
+}
+
+fn take_idle_direct(addr: SocketAddr, idle_timeout: Duration) -> Option<DirectConn> {
+    POOL.try_with(|pool| {
+        let mut pool = pool.borrow_mut();
+        let list = pool.direct.get_mut(&addr)?;
+        while let Some(idle) = list.pop() {
+            if idle.since.elapsed() < idle_timeout && idle.conn.looks_alive() {
+                return Some(idle.conn);
+            }
+        }
+        None
+    })
+    .ok()
+    .flatten()
+}
+
+/// Puts a plain connection whose last response ended cleanly back into this thread's pool.
+pub fn checkin_direct(conn: DirectConn) {
+    let _ = POOL.try_with(|pool| {
+        let mut pool = pool.borrow_mut();
+        let list = pool.direct.entry(conn.addr).or_default();
+        if list.len() < MAX_IDLE_PER_UPSTREAM {
+            list.push(IdleDirect {
+                conn,
+                since: Instant::now(),
+            });
+        }
+    });
+}
+
+async fn open(addr: SocketAddr) -> Result<TcpStream, ConnectError> {
     let stream = TcpStream::connect(addr).await.map_err(ConnectError)?;
     // An upstream port in the ephemeral range with nothing listening can be "reached" by our
     // own socket (TCP simultaneous open); that is a refused connection, not an upstream.
     let stream = reject_self_connect(stream).map_err(ConnectError)?;
     let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
+
+async fn connect(addr: SocketAddr) -> Result<Sender, ConnectError> {
+    handshake(addr, open(addr).await?).await
+}
+
+async fn handshake(addr: SocketAddr, stream: TcpStream) -> Result<Sender, ConnectError> {
     let (sender, conn) = http1::Builder::new()
         .handshake(TokioIo::new(stream))
         .await
@@ -166,12 +246,20 @@ pub fn sweep(idle_timeout: Duration) {
             list.retain(|idle| idle.since.elapsed() < idle_timeout && !idle.sender.is_closed());
             !list.is_empty()
         });
+        pool.direct.retain(|_, list| {
+            list.retain(|idle| idle.since.elapsed() < idle_timeout && idle.conn.looks_alive());
+            !list.is_empty()
+        });
     });
 }
 
 /// Drops every idle connection of this thread (the worker is stopping).
 pub fn clear() {
-    let _ = POOL.try_with(|pool| pool.borrow_mut().idle.clear());
+    let _ = POOL.try_with(|pool| {
+        let mut pool = pool.borrow_mut();
+        pool.idle.clear();
+        pool.direct.clear();
+    });
 }
 
 /// An upstream response body that returns its connection to the pool once read to the end.

@@ -1,0 +1,670 @@
+//! The proxy's own HTTP/1.1 upstream client: the fast path for proxied requests without a body.
+//!
+//! What goes where ([`super::forward`] decides per request):
+//! - **here**: requests without a body (GET, HEAD, DELETE, … — the bulk of API traffic) that are
+//!   not upgrades. The request future owns a pooled upstream [`DirectConn`] (a plain
+//!   `TcpStream` from this worker thread's [`super::pool`]): it writes the head with one write,
+//!   reads and parses the response head with `httparse`, and the response body ([`DirectBody`])
+//!   reads straight from the socket as hyper's server connection polls it. Everything runs in
+//!   the client connection's own task: no channel to a connection task, no oneshot back, no
+//!   second body channel — the several cross-task wake-ups per request that hyper's
+//!   `client::conn` costs (they were most of the user-space gap to nginx, see
+//!   docs/benchmarks.md).
+//! - **hyper's `client::conn::http1`** (the pool's other list): requests with a body (streaming
+//!   it, with its limit and reclaim-for-retry, is what [`super::body::Outgoing`] does there) and
+//!   upgrades (WebSocket, Vite HMR), which hand the raw streams over after `101`.
+//!
+//! Rules kept here, the same as on hyper's path:
+//! - response framing is validated: `Content-Length` together with `Transfer-Encoding`,
+//!   differing repeated lengths, a transfer coding other than `chunked`, an invalid length or
+//!   chunk size, an over-long head (64 KiB) or too many headers (128) → 502 before the head is
+//!   relayed, or the client connection cut (never a silently re-framed body) once it is;
+//! - no body for HEAD, 204 and 304; 1xx informational heads are skipped; a `101` that was not
+//!   asked for is a 502;
+//! - a connection goes back to the pool only after its body ended exactly where the framing
+//!   said, with nothing extra behind it, and when the response allows keep-alive
+//!   (`Connection: close`, HTTP/1.0 without `keep-alive`, or a body delimited by the close are
+//!   not reused); an abandoned body drops (closes) it;
+//! - a failure before any response byte ([`Failure::Dead`]: the write failed, or the upstream
+//!   closed or reset a kept-alive connection) is reported apart so the caller can retry an
+//!   idempotent request on a fresh connection.
+
+use std::future::poll_fn;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::uri::PathAndQuery;
+use http::{Method, Response, StatusCode};
+use http_body::{Frame, SizeHint};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use super::pool;
+
+/// Response heads larger than this are refused (502).
+pub const MAX_HEAD: usize = 64 * 1024;
+/// Response headers beyond this count are refused (502).
+pub const MAX_HEADERS: usize = 128;
+/// A chunk-size line (with extensions) longer than this is invalid framing.
+const MAX_CHUNK_LINE: usize = 4096;
+/// Trailers are read and dropped, up to this much.
+const MAX_TRAILERS: usize = 64 * 1024;
+/// Read buffer size: one read takes a whole small API response.
+const READ_BUF: usize = 16 * 1024;
+/// Below this much free room, the buffer is grown (or reclaimed) before reading.
+const MIN_READ_ROOM: usize = 4 * 1024;
+
+/// A plain keep-alive connection to an upstream, with its buffers.
+pub struct DirectConn {
+    pub(super) stream: TcpStream,
+    pub(super) addr: SocketAddr,
+    /// Read buffer, kept for the connection's life; body frames are frozen slices of it, and its
+    /// memory is reclaimed in place once they have been written out.
+    buf: BytesMut,
+    /// The request head being written; kept so a kept-alive connection formats without
+    /// allocating.
+    out: Vec<u8>,
+    /// Taken from the pool (it may turn out to have been closed by the upstream meanwhile).
+    pub reused: bool,
+}
+
+impl DirectConn {
+    pub(super) fn new(stream: TcpStream, addr: SocketAddr) -> DirectConn {
+        DirectConn {
+            stream,
+            addr,
+            buf: BytesMut::with_capacity(READ_BUF),
+            out: Vec::with_capacity(1024),
+            reused: false,
+        }
+    }
+
+    /// Whether the upstream could still be listening: no EOF, reset or stray bytes waiting.
+    /// Costs no system call unless the reactor saw the socket readable since the last read
+    /// (tokio clears readiness after a short read, which every complete response ends with).
+    pub(super) fn looks_alive(&self) -> bool {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        match self.stream.poll_read_ready(&mut cx) {
+            Poll::Pending => true,
+            Poll::Ready(Err(_)) => false,
+            Poll::Ready(Ok(())) => {
+                let mut byte = [0u8; 1];
+                matches!(self.stream.try_read(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+            }
+        }
+    }
+
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if self.buf.capacity() - self.buf.len() < MIN_READ_ROOM {
+            self.buf.reserve(READ_BUF);
+        }
+        tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.buf)
+    }
+
+    async fn fill(&mut self) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_fill(cx)).await
+    }
+}
+
+/// Why an exchange produced no response to relay.
+#[derive(Debug)]
+pub enum Failure {
+    /// Nothing came back: the write failed, or the connection was closed or reset before any
+    /// response byte. An idempotent request may be sent again on another connection.
+    Dead(io::Error),
+    /// The upstream answered something that is not relayed (bad framing, too big a head) or
+    /// broke off in the middle of its head.
+    Bad(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Dead(err) => write!(f, "connection closed before a response: {err}"),
+            Failure::Bad(why) => write!(f, "invalid response: {why}"),
+        }
+    }
+}
+
+/// Sends a bodiless request on `conn` and reads the response head. `headers` are sent as given
+/// (already stripped of hop-by-hop headers and with the forwarding headers added); `host` is
+/// sent when `headers` has no `Host`.
+pub async fn exchange(
+    mut conn: DirectConn,
+    method: &Method,
+    path: &PathAndQuery,
+    headers: &HeaderMap,
+    host: impl FnOnce() -> HeaderValue,
+) -> Result<Response<DirectBody>, Failure> {
+    write_head(&mut conn.out, method, path, headers, host);
+    // Bytes left from a previous exchange mean the connection is out of step: not reused (the
+    // body's release checks this too).
+    conn.buf.clear();
+    if let Err(err) = conn.stream.write_all(&conn.out).await {
+        return Err(Failure::Dead(err));
+    }
+    let mut received = false;
+    loop {
+        if !conn.buf.is_empty() {
+            match parse_head(&mut conn.buf, method == Method::HEAD)? {
+                Parsed::Partial => {}
+                Parsed::Informational => continue,
+                Parsed::Final(head) => return Ok(head.into_response(conn)),
+            }
+        }
+        match conn.fill().await {
+            Ok(0) if !received => {
+                return Err(Failure::Dead(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "closed by the upstream",
+                )));
+            }
+            Ok(0) => return Err(Failure::Bad("closed in the middle of the head".into())),
+            Ok(_) => received = true,
+            Err(err) if !received => return Err(Failure::Dead(err)),
+            Err(err) => return Err(Failure::Bad(format!("reading the head: {err}"))),
+        }
+    }
+}
+
+/// Formats the request head into `out` (cleared first).
+fn write_head(
+    out: &mut Vec<u8>,
+    method: &Method,
+    path: &PathAndQuery,
+    headers: &HeaderMap,
+    host: impl FnOnce() -> HeaderValue,
+) {
+    out.clear();
+    out.extend_from_slice(method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(path.as_str().as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    if !headers.contains_key(header::HOST) {
+        push_header(out, b"host", host().as_bytes());
+    }
+    for (name, value) in headers {
+        push_header(out, name.as_str().as_bytes(), value.as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+enum Parsed {
+    Partial,
+    /// A 1xx head (other than 101) was consumed; the real one follows.
+    Informational,
+    Final(Head),
+}
+
+struct Head {
+    status: StatusCode,
+    headers: HeaderMap,
+    framing: Framing,
+    keep_alive: bool,
+}
+
+impl Head {
+    fn into_response(self, conn: DirectConn) -> Response<DirectBody> {
+        let mut response = Response::new(DirectBody::new(conn, self.framing, self.keep_alive));
+        *response.status_mut() = self.status;
+        *response.headers_mut() = self.headers;
+        response
+    }
+}
+
+fn bad<T>(why: impl Into<String>) -> Result<T, Failure> {
+    Err(Failure::Bad(why.into()))
+}
+
+/// Parses a response head at the start of `buf`; a complete one is split off it.
+fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Parsed, Failure> {
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut slots);
+    let len = match response.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => {
+            return bad(format!("head larger than {MAX_HEAD} bytes"));
+        }
+        Ok(httparse::Status::Partial) => return Ok(Parsed::Partial),
+        Err(httparse::Error::TooManyHeaders) => {
+            return bad(format!("more than {MAX_HEADERS} headers"));
+        }
+        Err(err) => return bad(format!("unparsable head: {err}")),
+    };
+    if len > MAX_HEAD {
+        return bad(format!("head larger than {MAX_HEAD} bytes"));
+    }
+    let code = response.code.unwrap_or(0);
+    let Ok(status) = StatusCode::from_u16(code) else {
+        return bad(format!("invalid status {code}"));
+    };
+    if status == StatusCode::SWITCHING_PROTOCOLS {
+        return bad("the upstream switched protocols unasked");
+    }
+    if status.is_informational() {
+        let _ = buf.split_to(len);
+        return Ok(Parsed::Informational);
+    }
+    let http10 = response.version == Some(0);
+
+    // Where each header's name and value sit in `buf`, so the values can share the head's
+    // memory once it is split off (no copy per header).
+    let base = buf.as_ptr() as usize;
+    let count = response.headers.len();
+    let mut spans = [(0usize, 0usize, 0usize, 0usize); MAX_HEADERS];
+    let mut length: Option<u64> = None;
+    let mut chunked = false;
+    let mut close = http10;
+    for (span, h) in spans.iter_mut().zip(response.headers.iter()) {
+        let name = h.name.as_bytes();
+        *span = (
+            name.as_ptr() as usize - base,
+            name.len(),
+            h.value.as_ptr() as usize - base,
+            h.value.len(),
+        );
+        if name.eq_ignore_ascii_case(b"content-length") {
+            let Some(n) = parse_length(h.value) else {
+                return bad("invalid Content-Length");
+            };
+            if length.is_some_and(|seen| seen != n) {
+                return bad("conflicting Content-Length values");
+            }
+            length = Some(n);
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            if chunked || !trim(h.value).eq_ignore_ascii_case(b"chunked") {
+                return bad("Transfer-Encoding other than one `chunked`");
+            }
+            chunked = true;
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            for token in h.value.split(|b| *b == b',') {
+                let token = trim(token);
+                if token.eq_ignore_ascii_case(b"close") {
+                    close = true;
+                } else if http10 && token.eq_ignore_ascii_case(b"keep-alive") {
+                    close = false;
+                }
+            }
+        }
+    }
+    if chunked && length.is_some() {
+        return bad("both Content-Length and Transfer-Encoding");
+    }
+
+    let head = buf.split_to(len).freeze();
+    let mut headers = HeaderMap::with_capacity(count);
+    for &(name_at, name_len, value_at, value_len) in &spans[..count] {
+        let Ok(name) = HeaderName::from_bytes(&head[name_at..name_at + name_len]) else {
+            return bad("invalid header name");
+        };
+        let Ok(value) = HeaderValue::from_maybe_shared(head.slice(value_at..value_at + value_len))
+        else {
+            return bad("invalid header value");
+        };
+        headers.append(name, value);
+    }
+
+    let framing =
+        if head_request || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
+            Framing::Length(0)
+        } else if chunked {
+            Framing::Chunked(Chunk::Size)
+        } else if let Some(n) = length {
+            Framing::Length(n)
+        } else {
+            close = true;
+            Framing::Eof
+        };
+    Ok(Parsed::Final(Head {
+        status,
+        headers,
+        framing,
+        keep_alive: !close,
+    }))
+}
+
+fn trim(bytes: &[u8]) -> &[u8] {
+    bytes.trim_ascii()
+}
+
+/// A `Content-Length` value: digits only (no sign, no spaces inside), at most 19 of them.
+fn parse_length(value: &[u8]) -> Option<u64> {
+    let value = trim(value);
+    if value.is_empty() || value.len() > 19 || !value.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(value).ok()?.parse().ok()
+}
+
+/// A chunk-size line (without its line end): hex digits, optional `;extensions`.
+fn parse_chunk_size(line: &[u8]) -> Option<u64> {
+    let size = match line.iter().position(|b| *b == b';') {
+        Some(at) => &line[..at],
+        None => line,
+    };
+    // Whitespace before `;` is tolerated (RFC 9112 "BWS"), never inside the number.
+    let size = size.trim_ascii_end();
+    if size.is_empty() || size.len() > 15 || !size.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    u64::from_str_radix(std::str::from_utf8(size).ok()?, 16).ok()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// This many bytes still to come.
+    Length(u64),
+    Chunked(Chunk),
+    /// Until the upstream closes the connection.
+    Eof,
+    Done,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chunk {
+    Size,
+    Data(u64),
+    /// The CRLF after a chunk's data.
+    DataEnd,
+    /// Trailer lines after the last chunk; this many bytes of them so far.
+    Trailers(usize),
+}
+
+fn invalid(why: &'static str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, why)
+}
+
+/// An upstream response body read straight from the upstream socket; the connection goes back
+/// to the pool when the body ended cleanly and keep-alive allows it.
+pub struct DirectBody {
+    conn: Option<DirectConn>,
+    framing: Framing,
+    keep_alive: bool,
+}
+
+impl DirectBody {
+    fn new(conn: DirectConn, framing: Framing, keep_alive: bool) -> DirectBody {
+        let mut body = DirectBody {
+            conn: Some(conn),
+            framing,
+            keep_alive,
+        };
+        if framing == Framing::Length(0) {
+            body.finish();
+        }
+        body
+    }
+
+    /// The body ended where its framing said: the connection is free.
+    fn finish(&mut self) {
+        self.framing = Framing::Done;
+        if let Some(conn) = self.conn.take()
+            && self.keep_alive
+            // Bytes behind the response: the upstream is out of step, don't reuse.
+            && conn.buf.is_empty()
+        {
+            pool::checkin_direct(conn);
+        }
+    }
+
+    fn fail(&mut self, err: io::Error) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        self.framing = Framing::Done;
+        self.conn = None;
+        Poll::Ready(Some(Err(err)))
+    }
+
+    fn data(bytes: Bytes) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        Poll::Ready(Some(Ok(Frame::data(bytes))))
+    }
+}
+
+/// Finds the end of a line (`\n`) in `buf`: the line without `\r\n` and its full length.
+fn line(buf: &[u8]) -> Option<(&[u8], usize)> {
+    let at = buf.iter().position(|b| *b == b'\n')?;
+    let line = &buf[..at];
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    Some((line, at + 1))
+}
+
+impl http_body::Body for DirectBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        let this = self.get_mut();
+        loop {
+            let framing = this.framing;
+            let Some(conn) = this.conn.as_mut() else {
+                return Poll::Ready(None);
+            };
+            // Whether the buffer holds enough for the current state; if not, read below.
+            match framing {
+                Framing::Done => return Poll::Ready(None),
+                Framing::Length(remaining) | Framing::Chunked(Chunk::Data(remaining))
+                    if !conn.buf.is_empty() =>
+                {
+                    let n = remaining.min(conn.buf.len() as u64);
+                    let bytes = conn.buf.split_to(n as usize).freeze();
+                    let left = remaining - n;
+                    if let Framing::Length(_) = framing {
+                        this.framing = Framing::Length(left);
+                        if left == 0 {
+                            // The last frame: hyper polls no further once the body says it
+                            // ended, so the connection is released now.
+                            this.finish();
+                        }
+                    } else {
+                        this.framing = Framing::Chunked(if left == 0 {
+                            Chunk::DataEnd
+                        } else {
+                            Chunk::Data(left)
+                        });
+                    }
+                    return Self::data(bytes);
+                }
+                Framing::Eof if !conn.buf.is_empty() => {
+                    return Self::data(conn.buf.split().freeze());
+                }
+                Framing::Chunked(Chunk::Size) => {
+                    if let Some((text, used)) = line(&conn.buf) {
+                        let Some(size) = parse_chunk_size(text) else {
+                            return this.fail(invalid("invalid chunk size"));
+                        };
+                        conn.buf.advance(used);
+                        this.framing = Framing::Chunked(if size == 0 {
+                            Chunk::Trailers(0)
+                        } else {
+                            Chunk::Data(size)
+                        });
+                        continue;
+                    }
+                    if conn.buf.len() > MAX_CHUNK_LINE {
+                        return this.fail(invalid("chunk size line too long"));
+                    }
+                }
+                Framing::Chunked(Chunk::DataEnd) => {
+                    if conn.buf.len() >= 2 {
+                        if &conn.buf[..2] != b"\r\n" {
+                            return this.fail(invalid("chunk data longer than its size"));
+                        }
+                        conn.buf.advance(2);
+                        this.framing = Framing::Chunked(Chunk::Size);
+                        continue;
+                    }
+                }
+                Framing::Chunked(Chunk::Trailers(seen)) => {
+                    if let Some((text, used)) = line(&conn.buf) {
+                        let empty = text.is_empty();
+                        conn.buf.advance(used);
+                        if empty {
+                            this.finish();
+                            return Poll::Ready(None);
+                        }
+                        if seen + used > MAX_TRAILERS {
+                            return this.fail(invalid("trailers too large"));
+                        }
+                        this.framing = Framing::Chunked(Chunk::Trailers(seen + used));
+                        continue;
+                    }
+                    if seen + conn.buf.len() > MAX_TRAILERS {
+                        return this.fail(invalid("trailers too large"));
+                    }
+                }
+                Framing::Length(_) | Framing::Chunked(Chunk::Data(_)) | Framing::Eof => {}
+            }
+            match ready!(conn.poll_fill(cx)) {
+                Ok(0) if framing == Framing::Eof => {
+                    // Close-delimited: the end of the body. Never reused.
+                    this.framing = Framing::Done;
+                    this.conn = None;
+                    return Poll::Ready(None);
+                }
+                Ok(0) => return this.fail(invalid("upstream closed before the body's end")),
+                Ok(_) => {}
+                Err(err) => return this.fail(err),
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.framing == Framing::Done
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self.framing {
+            Framing::Length(n) => SizeHint::with_exact(n),
+            Framing::Done => SizeHint::with_exact(0),
+            _ => SizeHint::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Parsed, Failure> {
+        let mut buf = BytesMut::from(text.as_bytes());
+        parse_head(&mut buf, false)
+    }
+
+    fn framing_of(text: &str) -> Framing {
+        match parse(text) {
+            Ok(Parsed::Final(head)) => head.framing,
+            Ok(_) => panic!("not a final head: {text}"),
+            Err(err) => panic!("refused {text:?}: {err}"),
+        }
+    }
+
+    fn refused(text: &str) -> bool {
+        matches!(parse(text), Err(Failure::Bad(_)))
+    }
+
+    #[test]
+    fn response_framing_is_read_and_ambiguity_refused() {
+        assert_eq!(
+            framing_of("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"),
+            Framing::Length(5)
+        );
+        assert_eq!(
+            framing_of("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n"),
+            Framing::Length(5)
+        );
+        assert_eq!(
+            framing_of("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            Framing::Chunked(Chunk::Size)
+        );
+        assert_eq!(framing_of("HTTP/1.1 200 OK\r\n\r\n"), Framing::Eof);
+        assert_eq!(
+            framing_of("HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n"),
+            Framing::Length(0)
+        );
+        assert!(refused(
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+        ));
+        assert!(refused(
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"
+        ));
+        assert!(refused("HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\n"));
+        assert!(refused("HTTP/1.1 200 OK\r\nContent-Length: 5 5\r\n\r\n"));
+        assert!(refused(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+        ));
+        assert!(refused(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
+        ));
+        assert!(refused("HTTP/1.1 101 Switching Protocols\r\n\r\n"));
+        assert!(matches!(
+            parse("HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\n"),
+            Ok(Parsed::Informational)
+        ));
+        assert!(matches!(
+            parse("HTTP/1.1 200 OK\r\nContent-Le"),
+            Ok(Parsed::Partial)
+        ));
+        let many = format!(
+            "HTTP/1.1 200 OK\r\n{}\r\n",
+            "X-A: 1\r\n".repeat(MAX_HEADERS + 1)
+        );
+        assert!(refused(&many));
+        let huge = format!("HTTP/1.1 200 OK\r\nX-A: {}", "a".repeat(MAX_HEAD + 1));
+        assert!(refused(&huge));
+    }
+
+    #[test]
+    fn keep_alive_follows_the_response() {
+        let keep = |text: &str| match parse(text) {
+            Ok(Parsed::Final(head)) => head.keep_alive,
+            _ => panic!("{text}"),
+        };
+        assert!(keep("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"));
+        assert!(!keep(
+            "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+        ));
+        assert!(!keep("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"));
+        assert!(keep(
+            "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n"
+        ));
+        assert!(!keep("HTTP/1.1 200 OK\r\n\r\n"));
+    }
+
+    #[test]
+    fn chunk_sizes() {
+        assert_eq!(parse_chunk_size(b"1a"), Some(26));
+        assert_eq!(parse_chunk_size(b"1A;name=value"), Some(26));
+        assert_eq!(parse_chunk_size(b"0"), Some(0));
+        assert_eq!(parse_chunk_size(b""), None);
+        assert_eq!(parse_chunk_size(b"-1"), None);
+        assert_eq!(parse_chunk_size(b"0x10"), None);
+        assert_eq!(parse_chunk_size(b"ffffffffffffffffff"), None);
+    }
+
+    #[test]
+    fn the_head_is_one_buffer_with_host_first_when_missing() {
+        let mut out = Vec::new();
+        let mut headers = HeaderMap::new();
+        headers.insert("x-a", HeaderValue::from_static("1"));
+        write_head(
+            &mut out,
+            &Method::GET,
+            &PathAndQuery::from_static("/p?q=1"),
+            &headers,
+            || HeaderValue::from_static("up:1"),
+        );
+        assert_eq!(out, b"GET /p?q=1 HTTP/1.1\r\nhost: up:1\r\nx-a: 1\r\n\r\n");
+    }
+}
