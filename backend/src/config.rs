@@ -507,9 +507,18 @@ fn database_from_env(
             };
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // The sslmode rule: see `explicit_sslmode`.
+            let url = match explicit_sslmode(env, problems) {
+                _ if url_param(url, "sslmode").is_some() => url.to_owned(),
+                Some(mode) => with_url_param(url, "sslmode", mode),
+                // sqlx reads PGSSLMODE itself when the URL has no sslmode.
+                None if env.get("PGSSLMODE").is_some() => url.to_owned(),
+                None if is_loopback(&host_of_url(url)) => with_url_param(url, "sslmode", "disable"),
+                None => url.to_owned(),
+            };
             return DatabaseConfig::Postgres(PostgresConfig {
-                url: SecretString::from(url.to_owned()),
-                display: host_port_of_url(url),
+                display: host_port_of_url(&url),
+                url: SecretString::from(url),
             });
         }
         problems.push(
@@ -564,22 +573,15 @@ fn database_from_env(
     let name = env.get("DB_NAME").unwrap_or_default().trim();
     let user = env.get("DB_USER").unwrap_or_default().trim();
     let pass = env.get("DB_PASS").unwrap_or_default();
-    // TLS to a server on this machine only costs startup time (loading the system roots):
-    // off for loopback hosts unless DB_SSLMODE says otherwise.
-    let loopback = matches!(host, "127.0.0.1" | "localhost" | "::1");
-    let sslmode = match env.get("DB_SSLMODE").map(str::trim) {
-        Some(m @ ("disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full")) => m,
-        Some(other) => {
-            problems.push(format!(
-                "DB_SSLMODE={other:?} is not one of disable, allow, prefer, require, verify-ca, verify-full"
-            ));
-            "prefer"
-        }
-        None if loopback => "disable",
-        None => "prefer",
+    // The sslmode rule: see `explicit_sslmode`. With PGSSLMODE alone the URL names none.
+    let sslmode = match explicit_sslmode(env, problems) {
+        Some(m) => format!("?sslmode={m}"),
+        None if env.get("PGSSLMODE").is_some() => String::new(),
+        None if is_loopback(host) => "?sslmode=disable".to_owned(),
+        None => "?sslmode=prefer".to_owned(),
     };
     let url = format!(
-        "postgres://{}:{}@{}/{}?sslmode={sslmode}",
+        "postgres://{}:{}@{}/{}{sslmode}",
         percent_encode(user),
         percent_encode(pass),
         if host.contains(':') {
@@ -593,6 +595,77 @@ fn database_from_env(
         url: SecretString::from(url),
         display: format!("{host}:{port}"),
     })
+}
+
+/// `DB_SSLMODE` if set, validated (a bad value is a problem, and `prefer` stands in).
+///
+/// The sslmode rule, the same for `DATABASE_URL` and the `DB_*` variables: an explicit mode
+/// (the URL's `sslmode` parameter, then `DB_SSLMODE`, then `PGSSLMODE`, which sqlx reads
+/// itself) is kept; without one, a loopback host gets `disable` and any other host sqlx's
+/// `prefer`. Why: TLS to a server on this machine protects nothing, and it costs ~100 ms at
+/// connect (loading the system roots) and ~25 µs of CPU per query on both sides (measured on
+/// `/api/auth/me`, docs/benchmarks.md, issue 3).
+fn explicit_sslmode(env: &Env, problems: &mut Problems) -> Option<&'static str> {
+    const MODES: [&str; 6] = [
+        "disable",
+        "allow",
+        "prefer",
+        "require",
+        "verify-ca",
+        "verify-full",
+    ];
+    let raw = env.get("DB_SSLMODE")?.trim();
+    match MODES.iter().find(|m| **m == raw) {
+        Some(m) => Some(m),
+        None => {
+            problems.push(format!(
+                "DB_SSLMODE={raw:?} is not one of {}",
+                MODES.join(", ")
+            ));
+            Some("prefer")
+        }
+    }
+}
+
+/// 127.0.0.0/8, ::1 and `localhost`; an empty host (sqlx then uses localhost) and a Unix
+/// socket directory count too, as neither leaves the machine.
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.is_empty()
+        || host.starts_with('/')
+        || host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Value of a query parameter of a URL (not percent-decoded: only used for plain words).
+fn url_param<'a>(url: &'a str, key: &str) -> Option<&'a str> {
+    let query = url.split_once('?')?.1;
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v)
+}
+
+fn with_url_param(url: &str, key: &str, value: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{key}={value}")
+}
+
+/// Host a PostgreSQL URL connects to: the `host` query parameter (libpq style, which sqlx
+/// honours) if present, else the authority's host without brackets or port.
+fn host_of_url(url: &str) -> String {
+    if let Some(h) = url_param(url, "host") {
+        return h.replace("%2F", "/").replace("%2f", "/");
+    }
+    let host_port = host_port_of_url(url);
+    match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default().to_owned(),
+        None => host_port
+            .rsplit_once(':')
+            .map_or(host_port.as_str(), |(h, _)| h)
+            .to_owned(),
+    }
 }
 
 /// `host:port` part of a PostgreSQL URL, without user or password.
@@ -701,7 +774,92 @@ mod tests {
         assert!(remote.database.url().ends_with("?sslmode=prefer"));
         let forced = with(&[("DB_HOST", "127.0.0.1"), ("DB_SSLMODE", "require")]).expect("valid");
         assert!(forced.database.url().ends_with("?sslmode=require"));
+        let pg_env = with(&[("DB_HOST", "127.0.0.1"), ("PGSSLMODE", "require")]).expect("valid");
+        assert!(
+            pg_env.database.url().ends_with("5432/app"),
+            "sqlx reads PGSSLMODE"
+        );
         let err = with(&[("DB_HOST", "h"), ("DB_SSLMODE", "maybe")]).unwrap_err();
+        assert!(err.problems[0].contains("DB_SSLMODE"), "{:?}", err.problems);
+    }
+
+    #[test]
+    fn database_url_on_loopback_gets_sslmode_disable_unless_explicit() {
+        let url_of = |pairs: &[(&str, &str)]| {
+            let mut v = vec![("NODE_ENV", "dev_stage"), ("SECRET_KEY", "k")];
+            v.extend_from_slice(pairs);
+            Config::from_env(&env(&v)).map(|c| c.database.url())
+        };
+        let local = |url: &'static str| url_of(&[("DATABASE_URL", url)]).expect("valid");
+        // Loopback without sslmode: disable, whatever the spelling of the host.
+        for (given, want) in [
+            (
+                "postgres://u:p@127.0.0.1:5432/app",
+                "postgres://u:p@127.0.0.1:5432/app?sslmode=disable",
+            ),
+            (
+                "postgresql://u:p@localhost/app",
+                "postgresql://u:p@localhost/app?sslmode=disable",
+            ),
+            (
+                "postgres://u:p@[::1]:5433/app?application_name=x",
+                "postgres://u:p@[::1]:5433/app?application_name=x&sslmode=disable",
+            ),
+            (
+                "postgres://u:p@127.0.0.2/app",
+                "postgres://u:p@127.0.0.2/app?sslmode=disable",
+            ),
+            (
+                "postgres://u@/app?host=%2Fvar%2Frun%2Fpostgresql",
+                "postgres://u@/app?host=%2Fvar%2Frun%2Fpostgresql&sslmode=disable",
+            ),
+        ] {
+            assert_eq!(local(given), want, "{given}");
+        }
+        // An explicit sslmode in the URL is kept, on loopback or not.
+        for kept in [
+            "postgres://u:p@127.0.0.1:5432/app?sslmode=require",
+            "postgres://u:p@localhost/app?connect_timeout=5&sslmode=prefer",
+            "postgres://u:p@db.internal:5432/app",
+            "postgres://u:p@10.0.0.5/app",
+            "postgres://u:p@127.0.0.1.example.com/app",
+            "postgres://u:p@db/app?host=db2",
+        ] {
+            assert_eq!(local(kept), kept);
+        }
+        // DB_SSLMODE counts as explicit for DATABASE_URL too, and PGSSLMODE (sqlx reads it).
+        assert_eq!(
+            url_of(&[
+                ("DATABASE_URL", "postgres://u:p@127.0.0.1/app"),
+                ("DB_SSLMODE", "require")
+            ])
+            .expect("valid"),
+            "postgres://u:p@127.0.0.1/app?sslmode=require"
+        );
+        assert_eq!(
+            url_of(&[
+                (
+                    "DATABASE_URL",
+                    "postgres://u:p@127.0.0.1/app?sslmode=verify-full"
+                ),
+                ("DB_SSLMODE", "disable")
+            ])
+            .expect("valid"),
+            "postgres://u:p@127.0.0.1/app?sslmode=verify-full"
+        );
+        assert_eq!(
+            url_of(&[
+                ("DATABASE_URL", "postgres://u:p@127.0.0.1/app"),
+                ("PGSSLMODE", "require")
+            ])
+            .expect("valid"),
+            "postgres://u:p@127.0.0.1/app"
+        );
+        let err = url_of(&[
+            ("DATABASE_URL", "postgres://u:p@127.0.0.1/app"),
+            ("DB_SSLMODE", "nope"),
+        ])
+        .unwrap_err();
         assert!(err.problems[0].contains("DB_SSLMODE"), "{:?}", err.problems);
     }
 

@@ -150,6 +150,37 @@ async fn permissions_per_verb(db: TestDb) {
     assert_eq!(s, 200, "custom permission applies at once");
     let (_, detail) = get_json(&app, &admin, &format!("/api/users/{my_id}")).await;
     assert_eq!(detail["custom_permissions"][0]["name"], "READ_USERS");
+
+    // A list page is written straight from the rows (not through per-row JSON objects): its
+    // rows must be exactly the single-row reads (less the detail-only custom_permissions),
+    // role objects, nulls and timestamps included, and it must be served as JSON.
+    let res = app
+        .bearer_req(Method::GET, "/api/users?limit=100", &admin, None)
+        .await;
+    assert_eq!(
+        res.headers()["content-type"],
+        "application/json",
+        "list pages are JSON"
+    );
+    let page: Value = res.json().await.unwrap();
+    let rows = page["rows"].as_array().unwrap();
+    assert_eq!(page["count"].as_u64(), Some(rows.len() as u64));
+    assert!(rows.iter().any(|r| r["phoneNumber"].is_null()));
+    for row in rows {
+        let id = row["id"].as_str().unwrap();
+        let (s, mut one) = get_json(&app, &admin, &format!("/api/users/{id}")).await;
+        assert_eq!(s, 200);
+        one.as_object_mut().unwrap().remove("custom_permissions");
+        assert_eq!(row, &one);
+        assert!(row["app_role"]["name"].is_string(), "{row}");
+    }
+    let (_, roles) = get_json(&app, &admin, "/api/roles?limit=100").await;
+    for row in roles["rows"].as_array().unwrap() {
+        let id = row["id"].as_str().unwrap();
+        let (_, one) = get_json(&app, &admin, &format!("/api/roles/{id}")).await;
+        assert_eq!(row, &one);
+        assert!(row["permissions"].is_array(), "{row}");
+    }
 }
 db_test!(permissions, permissions_per_verb);
 

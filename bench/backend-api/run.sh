@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Backend API benchmark: the Rust backend and the Express + Sequelize peer (bench/peers/express)
 # side by side, in one run, on the same PostgreSQL, with wrk (64 connections, loopback), plus
-# pgbench -S at the same connection count as the one-query ceiling. Prints a markdown table,
+# pgbench -S at the same connection count as the one-query ceiling. All three reach PostgreSQL
+# over plain TCP on loopback (no TLS), so the ceiling is like for like. Prints a markdown table,
 # with CPU time per request of the server and of PostgreSQL (from /proc) next to the rates.
 #
 #   bash bench/backend-api/run.sh            # needs PostgreSQL (PG_URL), wrk, node, pgbench
 #
 # Env: PG_URL (default postgres://postgres:postgres@127.0.0.1:5432/postgres), DURATION (10s), RUNS (3),
-# CONNECTIONS (64), RUST_PORT (43101), EXPRESS_PORT (43180). Uses ports 43100-43199 only.
+# CONNECTIONS (64), RUST_PORT (43101), EXPRESS_PORT (43180), BACKEND_BIN (a prebuilt backend
+# binary to measure, e.g. a copy of an earlier build; default: build target/release/backend).
+# Uses ports 43100-43199 only.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -76,14 +79,18 @@ for db in $RUST_DB $EXPRESS_DB $PGBENCH_DB; do
   psql_admin -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
 done
 
-say "build: cargo build --release -p backend"
-cargo build --release -p backend >&2
+BACKEND_BIN=${BACKEND_BIN:-}
+if [ -z "$BACKEND_BIN" ]; then
+  say "build: cargo build --release -p backend"
+  cargo build --release -p backend >&2
+  BACKEND_BIN=$ROOT/target/release/backend
+fi
 
 say "start the Rust backend on :$RUST_PORT"
 export ADMIN_PASS=$PASSWORD
 NODE_ENV=dev_stage PORT=$RUST_PORT SECRET_KEY=$SECRET DATABASE_URL="$PG_BASE/$RUST_DB" \
   AUTH_RATE_LIMIT_MAX=100000000 RUST_LOG=warn BIND_ADDR=127.0.0.1 \
-  "$ROOT/target/release/backend" start > "$OUT/rust.log" 2>&1 &
+  "$BACKEND_BIN" start > "$OUT/rust.log" 2>&1 &
 RUST_PID=$!; PIDS+=("$RUST_PID")
 wait_http "http://127.0.0.1:$RUST_PORT/api/health"
 
@@ -150,7 +157,9 @@ RUST_LOADED=$(hwm_mb "$RUST_PID"); EXPRESS_LOADED=$(hwm_mb "$EXPRESS_PID")
 say "pgbench -S -c $CONNECTIONS (ceiling for a one-query route)"
 "$PGBENCH" -i -q "$PG_BASE/$PGBENCH_DB" > /dev/null 2>&1
 P0=$(pg_ticks)
-PGB=$("$PGBENCH" -S -n -c "$CONNECTIONS" -j 2 -T "${DURATION%s}" "$PG_BASE/$PGBENCH_DB" 2>&1 | tee "$OUT/pgbench.txt" | awk '/^tps/ {printf "%.0f", $3}')
+# Plain TCP like the two servers (our backend defaults to sslmode=disable on loopback,
+# node-postgres never asks for TLS); libpq's own default would be TLS (sslmode=prefer).
+PGB=$(PGSSLMODE=disable "$PGBENCH" -S -n -c "$CONNECTIONS" -j 2 -T "${DURATION%s}" "$PG_BASE/$PGBENCH_DB" 2>&1 | tee "$OUT/pgbench.txt" | awk '/^tps/ {printf "%.0f", $3}')
 PGB_US=$(awk -v p=$(( $(pg_ticks) - P0 )) -v t="$TICK" '/actually processed/ {n=$NF} END {printf "%.0f", (n>0 ? p*1e6/t/n : 0)}' "$OUT/pgbench.txt")
 
 {

@@ -1,5 +1,15 @@
-//! Reading rows generically: run the SQL from [`super::sql`], turn each row into JSON by the
-//! field table's kinds, and let the resource attach its relations.
+//! Reading rows generically: run the SQL from [`super::sql`], decode each row by the field
+//! table's kinds, let the resource name its relations ([`Relation`]), then either write a list
+//! page straight into JSON bytes ([`page_json`]) or build JSON objects ([`Row`]) for single
+//! rows and CSV.
+//!
+//! The list page skips the per-row `serde_json::Map` (a `String` key and a `Value` per cell, a
+//! role object copied into every row): building those was most of the server's CPU on
+//! `GET /api/users` (docs/benchmarks.md, issue 3). Both paths give the same JSON: keys in
+//! sorted order (what `serde_json::Map` gives without `preserve_order`), the same values.
+
+use std::collections::HashMap;
+use std::io::Write as _;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, QueryStatementBuilder};
@@ -7,45 +17,242 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, QueryResult};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::query::{Kind, ListQuery};
+use super::query::{Field, Kind, ListQuery};
 use super::sql::{self, col};
 use super::{Resource, Row};
 use crate::error::AppError;
 use crate::state::AppState;
 
-/// Decodes by position, in the column order [`sql::select_fields`] writes (`id`, then the
-/// fields other than `id`): reading by name would cost SeaORM a `format!` and a name lookup
-/// per cell, a measurable share of a list page's CPU.
-fn to_json<R: Resource>(row: &QueryResult) -> Result<Row, AppError> {
-    let mut out = Row::new();
+/// One decoded cell.
+enum Cell {
+    Null,
+    Text(String),
+    Bool(bool),
+    Int(i64),
+    DateTime(DateTime<Utc>),
+    Uuid(Uuid),
+}
+
+/// A row as read: its id, then the cells of the fields other than `id`, in field-table order.
+pub struct Decoded {
+    pub id: Uuid,
+    cells: Vec<Cell>,
+}
+
+/// The fields other than `id`, in the column order [`sql::select_fields`] writes.
+fn data_fields(fields: &'static [Field]) -> impl Iterator<Item = &'static Field> {
+    fields.iter().filter(|f| f.column != "id")
+}
+
+/// Decodes by position (`id`, then the other fields): reading by name would cost SeaORM a
+/// `format!` and a name lookup per cell, a measurable share of a list page's CPU.
+fn decode<R: Resource>(row: &QueryResult) -> Result<Decoded, AppError> {
     let id: Uuid = row.try_get_by_index(0).map_err(AppError::internal)?;
-    out.insert("id".into(), Value::String(id.to_string()));
-    for (i, f) in R::FIELDS.iter().filter(|f| f.column != "id").enumerate() {
+    let mut cells = Vec::with_capacity(R::FIELDS.len());
+    for (i, f) in data_fields(R::FIELDS).enumerate() {
         let i = i + 1;
-        let v = match f.kind {
+        let cell = match f.kind {
             Kind::Text => row
                 .try_get_by_index::<Option<String>>(i)
-                .map(|v| v.map(Value::String)),
+                .map(|v| v.map(Cell::Text)),
             Kind::Bool => row
                 .try_get_by_index::<Option<bool>>(i)
-                .map(|v| v.map(Value::Bool)),
+                .map(|v| v.map(Cell::Bool)),
             Kind::Int => row
                 .try_get_by_index::<Option<i64>>(i)
-                .map(|v| v.map(Value::from)),
+                .map(|v| v.map(Cell::Int)),
             Kind::DateTime => row
                 .try_get_by_index::<Option<DateTime<Utc>>>(i)
-                .map(|v| v.map(|d| Value::String(d.to_rfc3339()))),
+                .map(|v| v.map(Cell::DateTime)),
             Kind::Uuid => row
                 .try_get_by_index::<Option<Uuid>>(i)
-                .map(|v| v.map(|u| Value::String(u.to_string()))),
+                .map(|v| v.map(Cell::Uuid)),
         }
         .map_err(AppError::internal)?;
-        out.insert(f.name.into(), v.unwrap_or(Value::Null));
+        cells.push(cell.unwrap_or(Cell::Null));
+    }
+    Ok(Decoded { id, cells })
+}
+
+/// What a relation's objects are looked up by.
+pub enum By {
+    /// The row's own id (e.g. a role's permissions).
+    RowId,
+    /// The UUID in this field (by its API name); a relation whose key is that field's name
+    /// replaces the field (e.g. a user's `app_role` id becomes the role object).
+    Field(&'static str),
+}
+
+/// Related objects a resource attaches to its rows under `key`, as JSON text by UUID.
+pub struct Relation {
+    pub key: &'static str,
+    pub by: By,
+    pub json: HashMap<Uuid, String>,
+    /// JSON text for a row whose UUID is null or not in `json` (`null`, `[]`).
+    pub missing: &'static str,
+}
+
+impl Relation {
+    fn for_row(&self, fields: &'static [Field], row: &Decoded) -> &str {
+        let key = match self.by {
+            By::RowId => Some(row.id),
+            By::Field(name) => data_fields(fields)
+                .position(|f| f.name == name)
+                .and_then(|i| match row.cells.get(i) {
+                    Some(Cell::Uuid(u)) => Some(*u),
+                    _ => None,
+                }),
+        };
+        key.and_then(|k| self.json.get(&k))
+            .map_or(self.missing, String::as_str)
+    }
+}
+
+/// The UUIDs a resource needs to look its relations up: row ids and UUID fields of a page.
+pub struct Keys<'a> {
+    fields: &'static [Field],
+    rows: &'a [Decoded],
+}
+
+impl Keys<'_> {
+    /// The rows' ids, sorted, without duplicates.
+    pub fn ids(&self) -> Vec<Uuid> {
+        let mut ids: Vec<Uuid> = self.rows.iter().map(|r| r.id).collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    /// The non-null UUIDs of field `name` (its API name), sorted, without duplicates.
+    pub fn field(&self, name: &str) -> Vec<Uuid> {
+        let Some(i) = data_fields(self.fields).position(|f| f.name == name) else {
+            return Vec::new();
+        };
+        let mut ids: Vec<Uuid> = self
+            .rows
+            .iter()
+            .filter_map(|r| match r.cells.get(i) {
+                Some(Cell::Uuid(u)) => Some(*u),
+                _ => None,
+            })
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+}
+
+async fn relations<R: Resource>(
+    state: &AppState,
+    rows: &[Decoded],
+    detail: bool,
+) -> Result<Vec<Relation>, AppError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let keys = Keys {
+        fields: R::FIELDS,
+        rows,
+    };
+    R::relations(state, &keys, detail).await
+}
+
+fn cell_value(cell: &Cell) -> Value {
+    match cell {
+        Cell::Null => Value::Null,
+        Cell::Text(s) => Value::String(s.clone()),
+        Cell::Bool(b) => Value::Bool(*b),
+        Cell::Int(i) => Value::from(*i),
+        Cell::DateTime(d) => Value::String(d.to_rfc3339()),
+        Cell::Uuid(u) => Value::String(u.to_string()),
+    }
+}
+
+/// A decoded row with its relations as a JSON object (single-row reads, CSV).
+fn to_row<R: Resource>(row: &Decoded, rels: &[Relation]) -> Result<Row, AppError> {
+    let mut out = Row::new();
+    out.insert("id".into(), Value::String(row.id.to_string()));
+    for (f, cell) in data_fields(R::FIELDS).zip(&row.cells) {
+        out.insert(f.name.into(), cell_value(cell));
+    }
+    for rel in rels {
+        let v = serde_json::from_str(rel.for_row(R::FIELDS, row)).map_err(AppError::internal)?;
+        out.insert(rel.key.into(), v);
     }
     Ok(out)
 }
 
-/// Rows for a list page or a CSV chunk, relations attached.
+/// Where a key's value comes from when writing a row.
+enum Source {
+    Id,
+    Cell(usize),
+    Relation(usize),
+}
+
+/// The keys of a row object in the order `serde_json::Map` keeps them (sorted), with sources;
+/// a relation named like a field replaces it.
+fn layout(fields: &'static [Field], rels: &[Relation]) -> Vec<(&'static str, Source)> {
+    let mut keys: Vec<(&'static str, Source)> = vec![("id", Source::Id)];
+    for (i, f) in data_fields(fields).enumerate() {
+        keys.push((f.name, Source::Cell(i)));
+    }
+    for (i, rel) in rels.iter().enumerate() {
+        match keys.iter_mut().find(|(k, _)| *k == rel.key) {
+            Some(slot) => slot.1 = Source::Relation(i),
+            None => keys.push((rel.key, Source::Relation(i))),
+        }
+    }
+    keys.sort_by(|a, b| a.0.cmp(b.0));
+    keys
+}
+
+fn write_uuid(out: &mut Vec<u8>, u: &Uuid) {
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    out.push(b'"');
+    out.extend_from_slice(u.hyphenated().encode_lower(&mut buf).as_bytes());
+    out.push(b'"');
+}
+
+fn write_str(out: &mut Vec<u8>, s: &str) -> Result<(), AppError> {
+    serde_json::to_writer(&mut *out, s).map_err(AppError::internal)
+}
+
+fn write_row(
+    out: &mut Vec<u8>,
+    fields: &'static [Field],
+    layout: &[(&'static str, Source)],
+    rels: &[Relation],
+    row: &Decoded,
+) -> Result<(), AppError> {
+    out.push(b'{');
+    for (n, (key, source)) in layout.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        write_str(out, key)?;
+        out.push(b':');
+        match source {
+            Source::Id => write_uuid(out, &row.id),
+            Source::Relation(i) => {
+                if let Some(rel) = rels.get(*i) {
+                    out.extend_from_slice(rel.for_row(fields, row).as_bytes());
+                }
+            }
+            Source::Cell(i) => match row.cells.get(*i) {
+                None | Some(Cell::Null) => out.extend_from_slice(b"null"),
+                Some(Cell::Text(s)) => write_str(out, s)?,
+                Some(Cell::Bool(b)) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+                Some(Cell::Int(i)) => write!(out, "{i}").map_err(AppError::internal)?,
+                Some(Cell::DateTime(d)) => write_str(out, &d.to_rfc3339())?,
+                Some(Cell::Uuid(u)) => write_uuid(out, u),
+            },
+        }
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+/// Rows for a CSV chunk, relations attached.
 pub async fn rows<R: Resource>(
     state: &AppState,
     q: &ListQuery,
@@ -54,26 +261,24 @@ pub async fn rows<R: Resource>(
 ) -> Result<Vec<Row>, AppError> {
     let stmt = sql::select_rows(&R::TABLE, R::FIELDS, q, limit, offset);
     let raw = state.db.query_all(&stmt).await?;
-    let mut rows = raw
-        .iter()
-        .map(to_json::<R>)
-        .collect::<Result<Vec<_>, _>>()?;
-    R::expand(state, &mut rows, false).await?;
-    Ok(rows)
+    let decoded = raw.iter().map(decode::<R>).collect::<Result<Vec<_>, _>>()?;
+    let rels = relations::<R>(state, &decoded, false).await?;
+    decoded.iter().map(|r| to_row::<R>(r, &rels)).collect()
 }
 
-/// A list page and the total matching the filters, in one round trip: each row of the page
-/// carries `(SELECT COUNT(*) … same filters)`, the size of the filtered set. A scalar subquery
-/// rather than `COUNT(*) OVER ()`: the window made PostgreSQL read and sort the whole filtered
-/// set before LIMIT, where the subquery lets the page itself stop after `limit` rows of an index
-/// on the order column (pgbench on the bench's 100 users: 23k vs 16.5k statements/s). Only a
-/// page past the end (no row to carry the total) costs a second query.
-pub async fn page<R: Resource>(
+/// A list page as the JSON body `{"rows":[…],"count":N}`, where `count` is the total matching
+/// the filters, in one round trip: each row of the page carries `(SELECT COUNT(*) … same
+/// filters)`, the size of the filtered set. A scalar subquery rather than `COUNT(*) OVER ()`:
+/// the window made PostgreSQL read and sort the whole filtered set before LIMIT, where the
+/// subquery lets the page itself stop after `limit` rows of an index on the order column
+/// (pgbench on the bench's 100 users: 23k vs 16.5k statements/s). Only a page past the end (no
+/// row to carry the total) costs a second query.
+pub async fn page_json<R: Resource>(
     state: &AppState,
     q: &ListQuery,
     limit: u64,
     offset: u64,
-) -> Result<(Vec<Row>, u64), AppError> {
+) -> Result<Vec<u8>, AppError> {
     let mut stmt = sql::select_rows(&R::TABLE, R::FIELDS, q, limit, offset);
     stmt.expr_as(
         Expr::SubQuery(
@@ -91,12 +296,21 @@ pub async fn page<R: Resource>(
         None if offset == 0 => 0,
         None => count::<R>(&state.db, q).await?,
     };
-    let mut rows = raw
-        .iter()
-        .map(to_json::<R>)
-        .collect::<Result<Vec<_>, _>>()?;
-    R::expand(state, &mut rows, false).await?;
-    Ok((rows, total))
+    let decoded = raw.iter().map(decode::<R>).collect::<Result<Vec<_>, _>>()?;
+    drop(raw);
+    let rels = relations::<R>(state, &decoded, false).await?;
+    let layout = layout(R::FIELDS, &rels);
+    // About 350 bytes per user row with its role: one allocation for a typical page.
+    let mut out = Vec::with_capacity(32 + decoded.len() * 384);
+    out.extend_from_slice(b"{\"rows\":[");
+    for (n, row) in decoded.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        write_row(&mut out, R::FIELDS, &layout, &rels, row)?;
+    }
+    write!(out, "],\"count\":{total}}}").map_err(AppError::internal)?;
+    Ok(out)
 }
 
 pub async fn count<R: Resource>(db: &DatabaseConnection, q: &ListQuery) -> Result<u64, AppError> {
@@ -119,9 +333,9 @@ pub async fn one<R: Resource>(state: &AppState, id: Uuid) -> Result<Option<Row>,
     let Some(raw) = db.query_one(&stmt).await? else {
         return Ok(None);
     };
-    let mut rows = vec![to_json::<R>(&raw)?];
-    R::expand(state, &mut rows, true).await?;
-    Ok(rows.pop())
+    let decoded = [decode::<R>(&raw)?];
+    let rels = relations::<R>(state, &decoded, true).await?;
+    to_row::<R>(&decoded[0], &rels).map(Some)
 }
 
 /// `[{id, label}]` whose label contains `query` (case-insensitive), ordered by label.

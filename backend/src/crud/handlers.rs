@@ -113,8 +113,16 @@ pub async fn list<R: Resource>(
         return Ok(csv_response::<R>(state, q));
     }
     let offset = q.page.saturating_mul(q.limit);
-    let (rows, count) = engine::page::<R>(&state, &q, q.limit, offset).await?;
-    Ok(axum::Json(Page { rows, count }).into_response())
+    // The `Page` shape, written straight from the decoded rows (see `engine::page_json`).
+    let body = engine::page_json::<R>(&state, &q, q.limit, offset).await?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response())
 }
 
 const CSV_CHUNK: u64 = 500;

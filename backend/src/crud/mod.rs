@@ -19,6 +19,7 @@ use crate::auth::Principal;
 use crate::error::AppError;
 use crate::state::AppState;
 
+pub use engine::{By, Keys, Relation};
 pub use query::{Field, Kind};
 pub use sql::Table;
 
@@ -39,12 +40,13 @@ pub trait Resource: Send + Sync + 'static {
     /// The `data` object of create and update.
     type Data: DeserializeOwned + Send + 'static;
 
-    /// Adds related objects to rows (`detail` for a single-row read).
-    fn expand(
+    /// The related objects to attach to the rows whose keys are given (`detail` for a
+    /// single-row read), as JSON text; the engine writes them into each row.
+    fn relations(
         state: &AppState,
-        rows: &mut [Row],
+        keys: &Keys<'_>,
         detail: bool,
-    ) -> impl Future<Output = Result<(), AppError>> + Send;
+    ) -> impl Future<Output = Result<Vec<Relation>, AppError>> + Send;
 
     fn create(
         state: &AppState,

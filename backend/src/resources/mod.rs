@@ -9,12 +9,10 @@ use std::collections::HashMap;
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde::Serialize;
-use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
-use crate::crud::Row;
 use crate::entities::permissions as perm;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -31,17 +29,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct PermissionRef {
     pub id: Uuid,
     pub name: String,
-}
-
-/// The UUIDs found under `key` in `rows` (as the generic reader renders them: strings).
-pub fn ids_in(rows: &[Row], key: &str) -> Vec<Uuid> {
-    let mut ids: Vec<Uuid> = rows
-        .iter()
-        .filter_map(|r| r.get(key)?.as_str()?.parse().ok())
-        .collect();
-    ids.sort();
-    ids.dedup();
-    ids
 }
 
 /// Permission names by id, for the given ids.
@@ -69,10 +56,10 @@ pub async fn permission_refs(
         .collect())
 }
 
-/// `[{id,name}]` sorted by name, as JSON.
-pub fn refs_json(mut refs: Vec<PermissionRef>) -> Value {
+/// `[{id,name}]` sorted by name, as JSON text.
+pub fn refs_json(mut refs: Vec<PermissionRef>) -> Result<String, AppError> {
     refs.sort_by(|a, b| a.name.cmp(&b.name));
-    serde_json::to_value(refs).unwrap_or(Value::Array(Vec::new()))
+    serde_json::to_string(&refs).map_err(AppError::internal)
 }
 
 /// Checks a 1..=max name and trims it; errors name `field`.

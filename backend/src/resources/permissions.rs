@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::required_name;
 use crate::auth::Principal;
-use crate::crud::{Field, Kind, Resource, Row, Table};
+use crate::crud::{Field, Keys, Kind, Relation, Resource, Table};
 use crate::entities::permissions as perm;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -50,8 +50,8 @@ impl Resource for Permissions {
     ];
     type Data = PermissionData;
 
-    async fn expand(_: &AppState, _: &mut [Row], _: bool) -> Result<(), AppError> {
-        Ok(())
+    async fn relations(_: &AppState, _: &Keys<'_>, _: bool) -> Result<Vec<Relation>, AppError> {
+        Ok(Vec::new())
     }
 
     async fn create(

@@ -9,13 +9,12 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{PermissionRef, ids_in, permission_refs, refs_json, required_name};
+use super::{PermissionRef, permission_refs, refs_json, required_name};
 use crate::auth::Principal;
-use crate::crud::{Field, Kind, Resource, Row, Table};
+use crate::crud::{By, Field, Keys, Kind, Relation, Resource, Table};
 use crate::entities::{role_permissions as rp, roles, users};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -91,14 +90,14 @@ impl Resource for Roles {
     ];
     type Data = RoleData;
 
-    async fn expand(state: &AppState, rows: &mut [Row], _detail: bool) -> Result<(), AppError> {
+    async fn relations(
+        state: &AppState,
+        keys: &Keys<'_>,
+        _detail: bool,
+    ) -> Result<Vec<Relation>, AppError> {
         let db = &state.db;
-        let ids = ids_in(rows, "id");
-        if ids.is_empty() {
-            return Ok(());
-        }
         let grants = rp::Entity::find()
-            .filter(rp::Column::RoleId.is_in(ids))
+            .filter(rp::Column::RoleId.is_in(keys.ids()))
             .all(db)
             .await?;
         let names = permission_refs(db, grants.iter().map(|g| g.permission_id).collect()).await?;
@@ -108,17 +107,15 @@ impl Resource for Roles {
                 by_role.entry(g.role_id).or_default().push(p.clone());
             }
         }
-        for row in rows.iter_mut() {
-            let id = row
-                .get("id")
-                .and_then(Value::as_str)
-                .and_then(|s| s.parse().ok());
-            let refs = id
-                .and_then(|id: Uuid| by_role.remove(&id))
-                .unwrap_or_default();
-            row.insert("permissions".into(), refs_json(refs));
-        }
-        Ok(())
+        Ok(vec![Relation {
+            key: "permissions",
+            by: By::RowId,
+            json: by_role
+                .into_iter()
+                .map(|(id, refs)| Ok((id, refs_json(refs)?)))
+                .collect::<Result<_, AppError>>()?,
+            missing: "[]",
+        }])
     }
 
     async fn create(state: &AppState, actor: &Principal, data: RoleData) -> Result<Uuid, AppError> {

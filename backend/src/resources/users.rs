@@ -11,15 +11,14 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{PermissionRef, ids_in, permission_refs, refs_json};
+use super::{PermissionRef, permission_refs, refs_json};
 use crate::auth::domain::{Email, NewPassword, short_text};
 use crate::auth::principal::RoleRef;
 use crate::auth::{Principal, sessions};
-use crate::crud::{Field, Kind, Resource, Row, Table};
+use crate::crud::{By, Field, Keys, Kind, Relation, Resource, Table};
 use crate::entities::{roles, user_permissions as up, users};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -141,32 +140,32 @@ impl Resource for Users {
     const SELF_ACCESS: bool = true;
     type Data = UserData;
 
-    async fn expand(state: &AppState, rows: &mut [Row], detail: bool) -> Result<(), AppError> {
+    async fn relations(
+        state: &AppState,
+        keys: &Keys<'_>,
+        detail: bool,
+    ) -> Result<Vec<Relation>, AppError> {
         let db = &state.db;
-        // Roles come from the role cache (usually no query): a page of users shares a few.
-        let mut roles: HashMap<Uuid, Value> = HashMap::new();
-        for id in ids_in(rows, "app_role") {
+        // Roles come from the role cache (usually no query): a page of users shares a few,
+        // each serialized once per page.
+        let mut roles = HashMap::new();
+        for id in keys.field("app_role") {
             if let Some(info) = state.auth.roles.get(db, id).await? {
                 roles.insert(
                     id,
-                    serde_json::to_value(&info.role).map_err(AppError::internal)?,
+                    serde_json::to_string(&info.role).map_err(AppError::internal)?,
                 );
             }
         }
-        for row in rows.iter_mut() {
-            let role = row
-                .get("app_role")
-                .and_then(Value::as_str)
-                .and_then(|s| s.parse::<Uuid>().ok())
-                .and_then(|id| roles.get(&id))
-                .cloned()
-                .unwrap_or(Value::Null);
-            row.insert("app_role".into(), role);
-        }
+        let mut out = vec![Relation {
+            key: "app_role",
+            by: By::Field("app_role"),
+            json: roles,
+            missing: "null",
+        }];
         if detail {
-            let ids = ids_in(rows, "id");
             let grants = up::Entity::find()
-                .filter(up::Column::UserId.is_in(ids))
+                .filter(up::Column::UserId.is_in(keys.ids()))
                 .all(db)
                 .await?;
             let names =
@@ -177,18 +176,17 @@ impl Resource for Users {
                     by_user.entry(g.user_id).or_default().push(p.clone());
                 }
             }
-            for row in rows.iter_mut() {
-                let id = row
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .and_then(|s| s.parse().ok());
-                let refs = id
-                    .and_then(|id: Uuid| by_user.remove(&id))
-                    .unwrap_or_default();
-                row.insert("custom_permissions".into(), refs_json(refs));
-            }
+            out.push(Relation {
+                key: "custom_permissions",
+                by: By::RowId,
+                json: by_user
+                    .into_iter()
+                    .map(|(id, refs)| Ok((id, refs_json(refs)?)))
+                    .collect::<Result<_, AppError>>()?,
+                missing: "[]",
+            });
         }
-        Ok(())
+        Ok(out)
     }
 
     async fn create(state: &AppState, actor: &Principal, data: UserData) -> Result<Uuid, AppError> {
