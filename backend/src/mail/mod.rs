@@ -2,13 +2,13 @@
 //! outbox (one `.eml` file per message under `<data dir>/outbox/`) so password reset and email
 //! verification work end to end on a machine without a mail server.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Body, Mailbox};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -30,6 +30,9 @@ pub struct SmtpSettings {
     pub user: Option<String>,
     pub pass: Option<SecretString>,
     pub security: SmtpSecurity,
+    /// Extra trusted root certificates (PEM) for a relay whose certificate is not signed by a
+    /// public CA (a company relay, a self-signed test server): `EMAIL_TLS_CA_FILE`.
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -90,12 +93,19 @@ impl MailSettings {
                 if user.is_some() != pass.is_some() {
                     errors.push("EMAIL_USER and EMAIL_PASS must be set together".into());
                 }
+                let ca_file = get(["EMAIL_TLS_CA_FILE", "SMTP_TLS_CA_FILE"]).map(PathBuf::from);
+                if ca_file.is_some() && security == SmtpSecurity::None {
+                    errors.push(
+                        "EMAIL_TLS_CA_FILE is set but EMAIL_TLS=none: use starttls or tls".into(),
+                    );
+                }
                 Some(SmtpSettings {
                     host,
                     port,
                     user,
                     pass,
                     security,
+                    ca_file,
                 })
             }
         };
@@ -156,8 +166,14 @@ impl Mailer {
         let inner = match &settings.smtp {
             None => Transport::Outbox(outbox_dir),
             Some(s) => {
+                let extra_roots = s.ca_file.as_deref().map(read_ca_file).transpose()?;
                 let tls = || {
-                    TlsParameters::new(s.host.clone())
+                    let mut params = TlsParameters::builder(s.host.clone());
+                    if let Some(cert) = &extra_roots {
+                        params = params.add_root_certificate(cert.clone());
+                    }
+                    params
+                        .build()
                         .map_err(|e| format!("EMAIL_HOST `{}`: {e}", s.host))
                 };
                 let security = match s.security {
@@ -228,6 +244,26 @@ impl Mailer {
     }
 }
 
+/// The PEM bundle named by `EMAIL_TLS_CA_FILE`, read once at startup so a wrong path stops the
+/// server with the variable's name instead of failing every message later.
+fn read_ca_file(path: &Path) -> Result<Certificate, String> {
+    let pem =
+        std::fs::read(path).map_err(|e| format!("EMAIL_TLS_CA_FILE `{}`: {e}", path.display()))?;
+    let cert = Certificate::from_pem(&pem).map_err(|e| {
+        format!(
+            "EMAIL_TLS_CA_FILE `{}`: not a PEM certificate bundle ({e})",
+            path.display()
+        )
+    })?;
+    if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+        return Err(format!(
+            "EMAIL_TLS_CA_FILE `{}`: no certificate in it (expected -----BEGIN CERTIFICATE-----)",
+            path.display()
+        ));
+    }
+    Ok(cert)
+}
+
 /// 7bit as-is when the text allows it (ASCII, no NUL, lines well under SMTP's 998), which
 /// lettre's own choice refuses for lines over 76 characters.
 fn plain_body(text: String) -> Body {
@@ -276,6 +312,32 @@ mod tests {
         for var in ["EMAIL_PORT", "EMAIL_PASS", "EMAIL_FROM"] {
             assert!(e.contains(var), "{var}: {e}");
         }
+    }
+
+    #[test]
+    fn ca_file_problems_name_the_variable() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        let garbage = dir.path().join("garbage.pem");
+        std::fs::write(&garbage, "not a certificate\n").unwrap();
+        for (path, expect) in [(&missing, "missing.pem"), (&garbage, "no certificate")] {
+            let s = settings(&[
+                ("EMAIL_HOST", "mail.example.com"),
+                ("EMAIL_TLS_CA_FILE", path.to_str().unwrap()),
+            ])
+            .unwrap();
+            let err = Mailer::new(&s, "/tmp/x".into()).unwrap_err();
+            assert!(err.starts_with("EMAIL_TLS_CA_FILE"), "{err}");
+            assert!(err.contains(expect), "{err}");
+        }
+        let err = settings(&[
+            ("EMAIL_HOST", "relay.local"),
+            ("EMAIL_TLS", "none"),
+            ("EMAIL_TLS_CA_FILE", "/x.pem"),
+        ])
+        .unwrap_err()
+        .join("\n");
+        assert!(err.contains("EMAIL_TLS_CA_FILE"), "{err}");
     }
 
     #[tokio::test]
