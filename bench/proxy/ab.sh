@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Paired A/B of two proxy-bench builds and nginx on /api (proxied to a fixed upstream), the three
+# interleaved round by round so they share the machine's load: req/s, CPU per request (user +
+# system of the server, from /proc/PID/stat), p99, load average. Ports 21100-21103 (outside the
+# kernel's ephemeral range, so no outgoing connection holds them).
+#
+#   bash bench/proxy/ab.sh OLD/proxy-bench NEW/proxy-bench        # ROUNDS=4 DUR=5s
+#   WA=2 WB=1 bash bench/proxy/ab.sh BIN BIN                      # same build, 2 vs 1 workers
+set -uo pipefail
+trap "kill \$UP \$PA \$PB 2>/dev/null; kill \$(cat \$W/nginx.pid) 2>/dev/null; rm -rf \$W" EXIT
+A=$1; B=$2; ROUNDS=${ROUNDS:-4}; DUR=${DUR:-5s}
+W=$(mktemp -d /tmp/runway-proxy-ab.XXXXXX); mkdir -p $W/dist $W/logs $W/tmp; chmod 755 $W
+echo hi > $W/dist/index.html
+for p in 21102 21103; do wk=${WA:-2}; [ $p = 21103 ] && wk=${WB:-2}; cat > $W/rw$p.toml <<T
+[proxy]
+listen = ["127.0.0.1:$p"]
+workers = $wk
+[[route]]
+path = "/api"
+upstream = "127.0.0.1:21100"
+T
+done
+cat > $W/nginx.conf <<N
+worker_processes 2;
+pid $W/nginx.pid;
+error_log $W/logs/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  access_log $W/logs/nginx-access.log;
+  client_body_temp_path $W/tmp/body; proxy_temp_path $W/tmp/proxy; fastcgi_temp_path $W/tmp/f; uwsgi_temp_path $W/tmp/u; scgi_temp_path $W/tmp/s;
+  keepalive_requests 100000;
+  upstream backend { server 127.0.0.1:21100; keepalive 64; }
+  server { listen 127.0.0.1:21101;
+    location /api { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host \$host; proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for; proxy_set_header X-Forwarded-Proto \$scheme; } } }
+N
+WORKERS=1 $A upstream 127.0.0.1:21100 > $W/logs/up.log 2>&1 & UP=$!
+(cd $W && exec $A proxy $W/rw21102.toml > $W/logs/a.log 2>&1) & PA=$!
+(cd $W && exec $B proxy $W/rw21103.toml > $W/logs/b.log 2>&1) & PB=$!
+nginx -p $W -c $W/nginx.conf -g "daemon on;"
+sleep 1
+NG="$(cat $W/nginx.pid) $(pgrep -P $(cat $W/nginx.pid) | tr '\n' ' ')"
+ticks() { local t=0; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' /proc/$p/stat))); done; echo $t; }
+one() { # name port pids...
+  local name=$1 port=$2; shift 2
+  local before=$(ticks "$@")
+  out=$(wrk -t2 -c64 -d$DUR --latency http://127.0.0.1:$port/api/health)
+  local t=$(( $(ticks "$@") - before ))
+  n=$(awk '/requests in/ {print $1}' <<<"$out")
+  printf '%s %s %.2f %s %s %s\n' "$name" "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" "$(awk -v t=$t -v n=$n 'BEGIN{print t/100*1e6/n}')" "$(awk '$1=="99%" {print $2}' <<<"$out")" "$(cut -d' ' -f1 /proc/loadavg)"
+}
+echo "name rps cpu_us_per_req p99 load"
+for i in $(seq 1 $ROUNDS); do
+  one A 21102 $PA; one B 21103 $PB; one nginx 21101 $NG
+done
