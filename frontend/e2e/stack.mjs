@@ -180,7 +180,7 @@ http {
  * settings may leak in from the caller), the seeded admin's password, email links pointing at
  * the front the browser uses, and optionally a short access-token lifetime.
  */
-function backendEnv({ port, dataDir, baseUrl, accessTtlMs, databaseUrl }) {
+function backendEnv({ port, dataDir, baseUrl, accessTtlMs, databaseUrl, extraEnv }) {
   const env = {
     NODE_ENV: 'development',
     PORT: String(port),
@@ -196,7 +196,7 @@ function backendEnv({ port, dataDir, baseUrl, accessTtlMs, databaseUrl }) {
   };
   if (accessTtlMs) env.AUTH_ACCESS_TOKEN_TTL_MS = String(accessTtlMs);
   if (databaseUrl) env.DATABASE_URL = databaseUrl;
-  return env;
+  return { ...env, ...extraEnv };
 }
 
 /**
@@ -239,19 +239,20 @@ async function twoPorts() {
 }
 
 /**
- * Starts the stack. `accessTtlMs` shortens the access token's life (the refresh test); `front`
- * is `runway` (default), `vite` or `nginx`. Returns { baseUrl, backendUrl, dataDir, stop() }, and
+ * Starts the stack. `accessTtlMs` shortens the access token's life (the refresh test); `extraEnv`
+ * adds backend variables (the OAuth test's provider); `front` is `runway` (default), `vite` or
+ * `nginx`. Returns { baseUrl, backendUrl, dataDir, stop() }, and
  * with runway also `runway(...args)` (its CLI for this stack).
  */
-export async function startStack({ name = 'stack', accessTtlMs, front = process.env.E2E_FRONT ?? 'runway' } = {}) {
+export async function startStack({ name = 'stack', accessTtlMs, extraEnv, front = process.env.E2E_FRONT ?? 'runway' } = {}) {
   if (!existsSync(join(frontendDir, 'dist', 'index.html'))) throw new Error('frontend/dist is missing: run `npm run build` first (npm run e2e does)');
-  if (front === 'runway') return startRunwayStack({ name, accessTtlMs });
+  if (front === 'runway') return startRunwayStack({ name, accessTtlMs, extraEnv });
   const bin = backendBinary();
   const dataDir = mkdtempSync(join(tmpdir(), `runway-e2e-${name}-`));
   const [backendPort, frontPort] = await twoPorts();
   const baseUrl = `http://127.0.0.1:${frontPort}`;
   const database = freshDatabase(name);
-  const env = { ...cleanEnv(), ...backendEnv({ port: backendPort, dataDir, baseUrl, accessTtlMs, databaseUrl: database?.url }) };
+  const env = { ...cleanEnv(), ...backendEnv({ port: backendPort, dataDir, baseUrl, accessTtlMs, databaseUrl: database?.url, extraEnv }) };
   const backend = startProcess(`${name}-backend`, bin, ['start'], { cwd: repoRoot, env });
   const backendUrl = `http://127.0.0.1:${backendPort}`;
   const stop = async () => {
@@ -335,7 +336,7 @@ function runwayHasUp(runway) {
  * and data directory all inside it), then `runway down` to stop. Fails, saying how to fix it,
  * when the runway binary has no `up` (runway's CLI not built).
  */
-async function startRunwayStack({ name, accessTtlMs }) {
+async function startRunwayStack({ name, accessTtlMs, extraEnv }) {
   const { backend: backendBin, runway } = binaries();
   if (!runwayHasUp(runway)) {
     throw new Error(
@@ -350,7 +351,7 @@ async function startRunwayStack({ name, accessTtlMs }) {
   const baseUrl = `http://127.0.0.1:${proxyPort}`;
   const backendUrl = `http://127.0.0.1:${backendPort}`;
   const database = freshDatabase(name);
-  writeFileSync(join(dir, 'runway.toml'), testManifest({ proxyPort, backendPort, backendBin, env: backendEnv({ port: backendPort, dataDir, baseUrl, accessTtlMs, databaseUrl: database?.url }) }));
+  writeFileSync(join(dir, 'runway.toml'), testManifest({ proxyPort, backendPort, backendBin, env: backendEnv({ port: backendPort, dataDir, baseUrl, accessTtlMs, databaseUrl: database?.url, extraEnv }) }));
   const env = cleanEnv();
   const logsDir = join(dir, 'home', 'logs');
   const saveLogs = () => {
