@@ -1,99 +1,20 @@
-//! Real email over SMTP (lettre) to a local SMTP server that speaks the protocol (EHLO, MAIL,
-//! RCPT, DATA, QUIT), on PostgreSQL and SQLite: with `EMAIL_HOST` set, signup sends the
+//! Real email over SMTP (lettre) to a local relay that speaks the protocol in clear
+//! (`EMAIL_TLS=none`; tests/smtp_support), on PostgreSQL and SQLite: with `EMAIL_HOST` set, signup sends the
 //! verification mail, an unverified account cannot sign in, the emailed links verify and reset,
 //! and the tokens never appear in the log.
 
 mod auth_support;
-
-use std::sync::{Arc, Mutex};
+mod smtp_support;
 
 use auth_support::*;
 use reqwest::Method;
 use serde_json::{Value, json};
+use smtp_support::{Relay, Security};
 use testkit::{TestDb, db_test};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-
-/// Messages received: (envelope recipient, DATA).
-type Inbox = Arc<Mutex<Vec<(String, String)>>>;
-
-/// A minimal SMTP server (RFC 5321 subset, no TLS, no AUTH) on a free loopback port.
-async fn smtp_server() -> (Inbox, u16) {
-    let inbox: Inbox = Arc::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let shared = inbox.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((sock, _)) = listener.accept().await else {
-                return;
-            };
-            let inbox = shared.clone();
-            tokio::spawn(async move {
-                let (r, mut w) = sock.into_split();
-                let mut lines = BufReader::new(r).lines();
-                w.write_all(b"220 fake.smtp.test ESMTP\r\n").await.ok();
-                let mut rcpt = String::new();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    let verb = line
-                        .split_whitespace()
-                        .next()
-                        .unwrap_or("")
-                        .to_ascii_uppercase();
-                    let reply: &[u8] = match verb.as_str() {
-                        "EHLO" => b"250-fake.smtp.test\r\n250 8BITMIME\r\n",
-                        "HELO" | "MAIL" | "RSET" | "NOOP" => b"250 OK\r\n",
-                        "RCPT" => {
-                            rcpt = line
-                                .split(['<', '>'])
-                                .nth(1)
-                                .unwrap_or_default()
-                                .to_string();
-                            b"250 OK\r\n"
-                        }
-                        "DATA" => {
-                            w.write_all(b"354 go ahead\r\n").await.ok();
-                            let mut data = String::new();
-                            while let Ok(Some(l)) = lines.next_line().await {
-                                if l == "." {
-                                    break;
-                                }
-                                data.push_str(l.strip_prefix('.').unwrap_or(&l));
-                                data.push('\n');
-                            }
-                            inbox.lock().unwrap().push((rcpt.clone(), data));
-                            b"250 queued\r\n"
-                        }
-                        "QUIT" => {
-                            w.write_all(b"221 bye\r\n").await.ok();
-                            return;
-                        }
-                        _ => b"502 not implemented\r\n",
-                    };
-                    if w.write_all(reply).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    (inbox, port)
-}
-
-/// The newest message to `to`.
-fn mail_to(inbox: &Inbox, to: &str) -> String {
-    inbox
-        .lock()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|(rcpt, _)| rcpt == to)
-        .map(|(_, data)| data.clone())
-        .unwrap_or_else(|| panic!("no mail to {to}"))
-}
 
 async fn smtp_flows(db: TestDb) {
-    let (inbox, port) = smtp_server().await;
-    let port = port.to_string();
+    let relay = Relay::start(Security::Plain).await;
+    let port = relay.port.to_string();
     let app = spawn_with(
         &db,
         &[
@@ -123,7 +44,7 @@ async fn smtp_flows(db: TestDb) {
         )
         .await;
     assert_eq!(res.status(), 200);
-    let mail = mail_to(&inbox, email);
+    let mail = relay.mail_to(email);
     assert!(
         mail.contains("From: Runway <noreply@runway.test>"),
         "{mail}"
@@ -162,7 +83,7 @@ async fn smtp_flows(db: TestDb) {
         )
         .await;
     assert_eq!(res.status(), 200);
-    let mail = mail_to(&inbox, email);
+    let mail = relay.mail_to(email);
     assert!(
         mail.contains("https://app.example.test/password-reset?token="),
         "{mail}"

@@ -1,6 +1,6 @@
 //! SMTP the way a production relay is reached: STARTTLS on the submission port (the default
-//! `EMAIL_TLS=starttls`) and AUTH with `EMAIL_USER`/`EMAIL_PASS`, against a local server that
-//! speaks the real protocol — plain greeting, `STARTTLS`, a rustls handshake with a certificate
+//! `EMAIL_TLS=starttls`) and AUTH with `EMAIL_USER`/`EMAIL_PASS`, against the local relay of
+//! tests/smtp_support, which speaks the real protocol — plain greeting, `STARTTLS`, a rustls handshake with a certificate
 //! from a private CA (trusted through `EMAIL_TLS_CA_FILE`), `AUTH` offered only inside TLS.
 //!
 //! What a user would notice: the mail arrives; the credentials and the message never cross the
@@ -9,35 +9,20 @@
 //! never logged.
 
 mod auth_support;
+mod smtp_support;
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use auth_support::*;
-use base64::Engine as _;
 use serde_json::json;
+use smtp_support::{Relay, Security};
 use testkit::{TestDb, db_test};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::{self, pki_types::PrivateKeyDer};
 
 const SMTP_USER: &str = "mailer@runway.test";
 const SMTP_PASS: &str = "smtp-secret-pass-9f3c";
-
-/// What the fake relay saw, over all its connections.
-#[derive(Default)]
-struct Seen {
-    /// Verbs received before TLS was up.
-    plaintext: Vec<String>,
-    /// Connections that completed the TLS handshake.
-    tls_sessions: usize,
-    /// Decoded `AUTH PLAIN` responses (`\0user\0pass`).
-    auth: Vec<String>,
-    /// (envelope recipient, DATA) of accepted messages.
-    messages: Vec<(String, String)>,
-}
-
-type Shared = Arc<Mutex<Seen>>;
 
 /// A certificate for `localhost` and the PEM file a client must trust to accept it.
 struct Pki {
@@ -66,119 +51,14 @@ fn pki() -> Pki {
     }
 }
 
-enum Next<S> {
-    Closed,
-    StartTls(S),
-}
-
-/// One SMTP dialogue on `stream` until QUIT, EOF or STARTTLS (which hands the raw stream back
-/// for the handshake). EHLO's answer depends on the phase: STARTTLS in clear, AUTH in TLS.
-async fn dialogue<S: AsyncRead + AsyncWrite + Unpin>(
-    stream: S,
-    in_tls: bool,
-    offer_starttls: bool,
-    seen: &Shared,
-) -> Next<S> {
-    let mut io = BufReader::new(stream);
-    let mut rcpt = String::new();
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if io.read_line(&mut line).await.unwrap_or(0) == 0 {
-            return Next::Closed;
-        }
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let verb = words.first().unwrap_or(&"").to_ascii_uppercase();
-        if !in_tls {
-            seen.lock().unwrap().plaintext.push(verb.clone());
-        }
-        let reply: &[u8] = match verb.as_str() {
-            "EHLO" if in_tls => b"250-fake.smtp.test\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n",
-            "EHLO" if offer_starttls => b"250-fake.smtp.test\r\n250-STARTTLS\r\n250 8BITMIME\r\n",
-            "EHLO" => b"250-fake.smtp.test\r\n250 8BITMIME\r\n",
-            "STARTTLS" if !in_tls && offer_starttls => {
-                io.get_mut().write_all(b"220 2.0.0 go ahead\r\n").await.ok();
-                return Next::StartTls(io.into_inner());
-            }
-            "AUTH"
-                if in_tls
-                    && words.get(1).map(|m| m.eq_ignore_ascii_case("PLAIN")) == Some(true) =>
-            {
-                let decoded = words
-                    .get(2)
-                    .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    .unwrap_or_default();
-                seen.lock().unwrap().auth.push(decoded);
-                b"235 2.7.0 accepted\r\n"
-            }
-            "MAIL" | "RSET" | "NOOP" => b"250 OK\r\n",
-            "RCPT" => {
-                rcpt = line
-                    .split(['<', '>'])
-                    .nth(1)
-                    .unwrap_or_default()
-                    .to_string();
-                b"250 OK\r\n"
-            }
-            "DATA" => {
-                io.get_mut().write_all(b"354 go ahead\r\n").await.ok();
-                let mut data = String::new();
-                loop {
-                    line.clear();
-                    if io.read_line(&mut line).await.unwrap_or(0) == 0 {
-                        return Next::Closed;
-                    }
-                    if line.trim_end() == "." {
-                        break;
-                    }
-                    data.push_str(&line);
-                }
-                seen.lock().unwrap().messages.push((rcpt.clone(), data));
-                b"250 queued\r\n"
-            }
-            "QUIT" => {
-                io.get_mut().write_all(b"221 bye\r\n").await.ok();
-                return Next::Closed;
-            }
-            _ => b"530 5.7.0 must issue STARTTLS first\r\n",
-        };
-        if io.get_mut().write_all(reply).await.is_err() {
-            return Next::Closed;
-        }
-    }
-}
-
-/// The fake relay on a free loopback port.
-async fn relay(acceptor: TlsAcceptor, offer_starttls: bool) -> (Shared, u16) {
-    let seen: Shared = Arc::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let shared = seen.clone();
-    tokio::spawn(async move {
-        while let Ok((mut sock, _)) = listener.accept().await {
-            let (seen, acceptor) = (shared.clone(), acceptor.clone());
-            tokio::spawn(async move {
-                if sock
-                    .write_all(b"220 fake.smtp.test ESMTP\r\n")
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-                let Next::StartTls(sock) = dialogue(sock, false, offer_starttls, &seen).await
-                else {
-                    return;
-                };
-                let Ok(tls) = acceptor.accept(sock).await else {
-                    return; // the client refused our certificate
-                };
-                seen.lock().unwrap().tls_sessions += 1;
-                dialogue(tls, true, false, &seen).await;
-            });
-        }
-    });
-    (seen, port)
+/// The relay, speaking STARTTLS with `pki`'s certificate (or, with `offer_starttls: false`,
+/// not offering it).
+async fn starttls_relay(pki: &Pki, offer_starttls: bool) -> Relay {
+    Relay::start(Security::StartTls {
+        acceptor: pki.acceptor.clone(),
+        offer_starttls,
+    })
+    .await
 }
 
 async fn app_for(db: &TestDb, port: u16, ca_file: Option<&PathBuf>) -> App {
@@ -195,18 +75,6 @@ async fn app_for(db: &TestDb, port: u16, ca_file: Option<&PathBuf>) -> App {
         env.push(("EMAIL_TLS_CA_FILE", ca.as_str()));
     }
     spawn_with(db, &env).await
-}
-
-/// Waits (up to 10 s) until the relay saw what `done` looks for: mail is sent in the background
-/// of the request on some routes.
-async fn until(seen: &Shared, done: impl Fn(&Seen) -> bool) -> bool {
-    for _ in 0..200 {
-        if done(&seen.lock().unwrap()) {
-            return true;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    false
 }
 
 /// A password-reset request whose mail cannot go out: still 200 (no account-enumeration
@@ -228,8 +96,8 @@ async fn reset_request_fails_quietly(app: &App) {
 
 async fn starttls_delivery(db: TestDb) {
     let pki = pki();
-    let (seen, port) = relay(pki.acceptor.clone(), true).await;
-    let app = app_for(&db, port, Some(&pki.ca_file)).await;
+    let relay = starttls_relay(&pki, true).await;
+    let app = app_for(&db, relay.port, Some(&pki.ca_file)).await;
 
     let email = "tls.person@example.test";
     let res = app
@@ -240,12 +108,12 @@ async fn starttls_delivery(db: TestDb) {
         .await;
     assert_eq!(res.status(), 200);
     assert!(
-        until(&seen, |s| !s.messages.is_empty()).await,
+        relay.until(|s| !s.messages.is_empty()).await,
         "no mail delivered; log:\n{}",
         app.run.logs()
     );
 
-    let seen = seen.lock().unwrap();
+    let seen = relay.seen();
     assert_eq!(
         seen.plaintext,
         ["EHLO", "STARTTLS"],
@@ -271,10 +139,10 @@ db_test!(starttls, starttls_delivery);
 /// neither the credentials nor the message are sent; the request still answers 200.
 async fn untrusted_certificate(db: TestDb) {
     let pki = pki();
-    let (seen, port) = relay(pki.acceptor.clone(), true).await;
-    let app = app_for(&db, port, None).await;
+    let relay = starttls_relay(&pki, true).await;
+    let app = app_for(&db, relay.port, None).await;
     reset_request_fails_quietly(&app).await;
-    let seen = seen.lock().unwrap();
+    let seen = relay.seen();
     assert_eq!(seen.plaintext, ["EHLO", "STARTTLS"]);
     assert_eq!(
         seen.tls_sessions, 0,
@@ -289,10 +157,10 @@ db_test!(starttls_untrusted, untrusted_certificate);
 /// required, so nothing but EHLO is said in clear.
 async fn starttls_not_offered(db: TestDb) {
     let pki = pki();
-    let (seen, port) = relay(pki.acceptor.clone(), false).await;
-    let app = app_for(&db, port, Some(&pki.ca_file)).await;
+    let relay = starttls_relay(&pki, false).await;
+    let app = app_for(&db, relay.port, Some(&pki.ca_file)).await;
     reset_request_fails_quietly(&app).await;
-    let seen = seen.lock().unwrap();
+    let seen = relay.seen();
     assert!(
         seen.plaintext.iter().all(|v| v == "EHLO" || v == "QUIT"),
         "only EHLO/QUIT in clear, got {:?}",

@@ -388,3 +388,32 @@ fn static_expands_runway_home_and_rejects_any_other_variable_with_its_line() {
         "unknown variable `${HOME}`",
     );
 }
+
+#[test]
+fn error_pages_expand_runway_home_like_static_and_reject_other_variables() {
+    // The live release's own 502 page, at the proxy level and for one route.
+    let good = "[proxy]\nlisten = [\"127.0.0.1:0\"]\nerror_page = \"${RUNWAY_HOME}/current/deploy/502.html\"\n\n[[route]]\npath = \"/api\"\nupstream = \"127.0.0.1:1\"\nerror_page = \"${RUNWAY_HOME}/current/deploy/api-502.html\"\n";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("runway.toml");
+    std::fs::write(&path, good).unwrap();
+    let m = Manifest::load_in(&path, Mode::Production, Path::new("/srv/state")).unwrap();
+    assert_eq!(
+        m.routes[0].error_page.as_deref(),
+        Some("/srv/state/current/deploy/api-502.html")
+    );
+    assert_eq!(
+        m.proxy.as_ref().and_then(|p| p.error_page.as_deref()),
+        Some("/srv/state/current/deploy/502.html")
+    );
+
+    assert_line(
+        "[proxy]\nlisten = [\"127.0.0.1:0\"]\n\n[[route]]\npath = \"/api\"\nupstream = \"127.0.0.1:1\"\nerror_page = \"${RUNWAY_HOM}/502.html\"\n",
+        4,
+        "`error_page` names the unknown variable `${RUNWAY_HOM}`",
+    );
+    assert_line(
+        "[proxy]\nlisten = [\"127.0.0.1:0\"]\nerror_page = \"$HOME/502.html\"\n",
+        1,
+        "[proxy]: `error_page` has a `$` that is not `${RUNWAY_HOME}`",
+    );
+}

@@ -4,7 +4,8 @@
 //! throwaway PostgreSQL is idempotent; `up --db postgres` with a managed cluster supervises the
 //! cluster and hands its database to the app; `doctor` names the program holding a port; a job
 //! added by `reload` is scheduled and runs on demand; the tunnel starts only with
-//! `CF_TUNNEL_TOKEN`, which `status` never shows.
+//! `CF_TUNNEL_TOKEN`, which `status` never shows; `up` on a running stack rebuilds nothing and
+//! points to `deploy`.
 
 mod e2e_support;
 
@@ -372,4 +373,52 @@ fn the_tunnel_starts_only_with_its_token_and_the_token_stays_hidden() {
         "the tunnel did not start with CF_TUNNEL_TOKEN: {shown}"
     );
     assert!(!shown.contains(token), "status shows the token: {shown}");
+}
+
+/// `up` while the stack already runs starts what is named and says how new code gets in; it
+/// does not rebuild under the running processes. A fresh `up` after `down` runs the changed
+/// step.
+#[test]
+fn up_on_a_running_stack_leaves_the_pipeline_to_deploy_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("input.txt"), "v1").unwrap();
+    std::fs::write(
+        dir.path().join("runway.toml"),
+        "[[step]]\nname = \"build\"\ncommand = [\"sh\", \"-c\", \"echo built >> builds.log\"]\ninputs = [\"input.txt\"]\n\n[[process]]\nname = \"idle\"\ncommand = \"sleep 600\"\n",
+    )
+    .unwrap();
+    let builds = || {
+        std::fs::read_to_string(dir.path().join("builds.log"))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let first = runway(dir.path(), &["up", "--detach"], &[]);
+    let built_first = builds();
+    std::fs::write(dir.path().join("input.txt"), "v2").unwrap();
+    let again = runway(dir.path(), &["up", "--detach"], &[]);
+    let built_again = builds();
+    let down = runway(dir.path(), &["down"], &[]);
+    let fresh = runway(dir.path(), &["up", "--detach"], &[]);
+    let built_fresh = builds();
+    let down_fresh = runway(dir.path(), &["down"], &[]);
+
+    assert!(first.status.success(), "{}", text(&first));
+    assert_eq!(built_first, 1, "the first up runs the step");
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(
+        text(&again).contains("a daemon already runs"),
+        "{}",
+        text(&again)
+    );
+    assert!(
+        text(&again).contains("use `runway deploy`"),
+        "{}",
+        text(&again)
+    );
+    assert_eq!(built_again, 1, "no rebuild under the running processes");
+    assert!(down.status.success(), "{}", text(&down));
+    assert!(fresh.status.success(), "{}", text(&fresh));
+    assert_eq!(built_fresh, 2, "a fresh up runs the changed step");
+    assert!(down_fresh.status.success(), "{}", text(&down_fresh));
 }

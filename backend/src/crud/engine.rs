@@ -92,19 +92,44 @@ pub struct Relation {
     pub missing: &'static str,
 }
 
-impl Relation {
-    fn for_row(&self, fields: &'static [Field], row: &Decoded) -> &str {
-        let key = match self.by {
-            By::RowId => Some(row.id),
+/// A relation as a response uses it: where each row's lookup key sits is found once per
+/// response, not once per row.
+struct Attached {
+    rel: Relation,
+    key: KeyAt,
+}
+
+enum KeyAt {
+    RowId,
+    /// Position in `Decoded::cells`.
+    Cell(usize),
+    /// `By::Field` names no field of the resource: every row gets `missing`.
+    Nowhere,
+}
+
+impl Attached {
+    fn new(rel: Relation, fields: &'static [Field]) -> Attached {
+        let key = match rel.by {
+            By::RowId => KeyAt::RowId,
             By::Field(name) => data_fields(fields)
                 .position(|f| f.name == name)
-                .and_then(|i| match row.cells.get(i) {
-                    Some(Cell::Uuid(u)) => Some(*u),
-                    _ => None,
-                }),
+                .map_or(KeyAt::Nowhere, KeyAt::Cell),
         };
-        key.and_then(|k| self.json.get(&k))
-            .map_or(self.missing, String::as_str)
+        Attached { rel, key }
+    }
+
+    /// The relation's JSON text for `row`.
+    fn json_for(&self, row: &Decoded) -> &str {
+        let uuid = match self.key {
+            KeyAt::RowId => Some(row.id),
+            KeyAt::Cell(i) => match row.cells.get(i) {
+                Some(Cell::Uuid(u)) => Some(*u),
+                _ => None,
+            },
+            KeyAt::Nowhere => None,
+        };
+        uuid.and_then(|k| self.rel.json.get(&k))
+            .map_or(self.rel.missing, String::as_str)
     }
 }
 
@@ -146,7 +171,7 @@ async fn relations<R: Resource>(
     state: &AppState,
     rows: &[Decoded],
     detail: bool,
-) -> Result<Vec<Relation>, AppError> {
+) -> Result<Vec<Attached>, AppError> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -154,7 +179,11 @@ async fn relations<R: Resource>(
         fields: R::FIELDS,
         rows,
     };
-    R::relations(state, &keys, detail).await
+    let rels = R::relations(state, &keys, detail).await?;
+    Ok(rels
+        .into_iter()
+        .map(|rel| Attached::new(rel, R::FIELDS))
+        .collect())
 }
 
 fn cell_value(cell: &Cell) -> Value {
@@ -169,15 +198,15 @@ fn cell_value(cell: &Cell) -> Value {
 }
 
 /// A decoded row with its relations as a JSON object (single-row reads, CSV).
-fn to_row<R: Resource>(row: &Decoded, rels: &[Relation]) -> Result<Row, AppError> {
+fn to_row<R: Resource>(row: &Decoded, rels: &[Attached]) -> Result<Row, AppError> {
     let mut out = Row::new();
     out.insert("id".into(), Value::String(row.id.to_string()));
     for (f, cell) in data_fields(R::FIELDS).zip(&row.cells) {
         out.insert(f.name.into(), cell_value(cell));
     }
     for rel in rels {
-        let v = serde_json::from_str(rel.for_row(R::FIELDS, row)).map_err(AppError::internal)?;
-        out.insert(rel.key.into(), v);
+        let v = serde_json::from_str(rel.json_for(row)).map_err(AppError::internal)?;
+        out.insert(rel.rel.key.into(), v);
     }
     Ok(out)
 }
@@ -191,15 +220,15 @@ enum Source {
 
 /// The keys of a row object in the order `serde_json::Map` keeps them (sorted), with sources;
 /// a relation named like a field replaces it.
-fn layout(fields: &'static [Field], rels: &[Relation]) -> Vec<(&'static str, Source)> {
+fn layout(fields: &'static [Field], rels: &[Attached]) -> Vec<(&'static str, Source)> {
     let mut keys: Vec<(&'static str, Source)> = vec![("id", Source::Id)];
     for (i, f) in data_fields(fields).enumerate() {
         keys.push((f.name, Source::Cell(i)));
     }
     for (i, rel) in rels.iter().enumerate() {
-        match keys.iter_mut().find(|(k, _)| *k == rel.key) {
+        match keys.iter_mut().find(|(k, _)| *k == rel.rel.key) {
             Some(slot) => slot.1 = Source::Relation(i),
-            None => keys.push((rel.key, Source::Relation(i))),
+            None => keys.push((rel.rel.key, Source::Relation(i))),
         }
     }
     keys.sort_by(|a, b| a.0.cmp(b.0));
@@ -219,9 +248,8 @@ fn write_str(out: &mut Vec<u8>, s: &str) -> Result<(), AppError> {
 
 fn write_row(
     out: &mut Vec<u8>,
-    fields: &'static [Field],
     layout: &[(&'static str, Source)],
-    rels: &[Relation],
+    rels: &[Attached],
     row: &Decoded,
 ) -> Result<(), AppError> {
     out.push(b'{');
@@ -235,7 +263,7 @@ fn write_row(
             Source::Id => write_uuid(out, &row.id),
             Source::Relation(i) => {
                 if let Some(rel) = rels.get(*i) {
-                    out.extend_from_slice(rel.for_row(fields, row).as_bytes());
+                    out.extend_from_slice(rel.json_for(row).as_bytes());
                 }
             }
             Source::Cell(i) => match row.cells.get(*i) {
@@ -307,7 +335,7 @@ pub async fn page_json<R: Resource>(
         if n > 0 {
             out.push(b',');
         }
-        write_row(&mut out, R::FIELDS, &layout, &rels, row)?;
+        write_row(&mut out, &layout, &rels, row)?;
     }
     write!(out, "],\"count\":{total}}}").map_err(AppError::internal)?;
     Ok(out)

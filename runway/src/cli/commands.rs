@@ -45,6 +45,11 @@ pub fn up(ctx: &Context, args: UpArgs) -> Result<ExitCode, String> {
                 args.names.join(", ")
             }
         );
+        // The pipeline (install, build, migrate, seed) and `--db` shape a fresh start only: a
+        // running stack keeps its code and database until it is deployed or brought down.
+        println!(
+            "runway: the build/migrate steps and --db apply to a fresh start; to run new code use `runway deploy` (or `runway down` first)"
+        );
         let report: ActionReport = parse(client.call(Command::Start {
             names: args.names,
             wait: true,

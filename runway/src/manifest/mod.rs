@@ -309,7 +309,7 @@ impl Manifest {
     }
 
     /// Reads, parses and validates `path` for `mode`; `${RUNWAY_HOME}` in a route's `static`
-    /// directory expands to `home`, the state directory.
+    /// directory or an `error_page` expands to `home`, the state directory.
     pub fn load_in(path: &Path, mode: Mode, home: &Path) -> Result<Manifest, ManifestError> {
         let text = std::fs::read_to_string(path).map_err(|e| ManifestError {
             path: path.to_path_buf(),

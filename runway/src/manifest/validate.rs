@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::proxy::RouteConfig;
 use toml::Spanned;
 
 use super::raw::{RawCommand, RawDepends, RawJob, RawManifest, RawProbe, RawProcess, RawTcp};
@@ -123,30 +124,30 @@ pub(super) fn build(
             );
         }
     }
-    // `${RUNWAY_HOME}` in `static` is checked in every route of every mode, so a typo in the
-    // production route is reported in development too.
+    // `${RUNWAY_HOME}` in `static` and `error_page` is checked in every route of every mode, so
+    // a typo in the production route is reported in development too.
     for route in &raw.route {
-        if let Some(dir) = &route.get_ref().static_dir
-            && let Err(message) = expand_home(dir, home)
-        {
-            ctx.push(
-                route.span().start,
-                format!("route {}: {message}", route.get_ref().path),
-            );
+        for (key, value) in home_paths(route.get_ref()) {
+            if let Err(message) = expand_home(key, value, home) {
+                ctx.push(
+                    route.span().start,
+                    format!("route {}: {message}", route.get_ref().path),
+                );
+            }
         }
     }
     for section in raw.modes.values() {
         for r in &section.get_ref().route {
-            if let Some(dir) = &r.static_dir
-                && let Err(message) = expand_home(dir, home)
-            {
-                // Mode routes are inline tables without their own span: the value's own line.
-                let start = section.span().start;
-                let offset = text
-                    .get(start..)
-                    .and_then(|rest| rest.find(dir.as_str()))
-                    .map_or(start, |i| start + i);
-                ctx.push(offset, format!("route {}: {message}", r.path));
+            for (key, value) in home_paths(r) {
+                if let Err(message) = expand_home(key, value, home) {
+                    // Mode routes are inline tables without their own span: the value's own line.
+                    let start = section.span().start;
+                    let offset = text
+                        .get(start..)
+                        .and_then(|rest| rest.find(value.as_str()))
+                        .map_or(start, |i| start + i);
+                    ctx.push(offset, format!("route {}: {message}", r.path));
+                }
             }
         }
     }
@@ -161,13 +162,24 @@ pub(super) fn build(
         }
     }
     for route in &mut routes {
-        if let Some(dir) = &mut route.static_dir
-            && let Ok(expanded) = expand_home(dir, home)
+        for value in [&mut route.static_dir, &mut route.error_page]
+            .into_iter()
+            .flatten()
         {
-            *dir = expanded;
+            if let Ok(expanded) = expand_home("", value, home) {
+                *value = expanded;
+            }
         }
     }
-    let proxy = raw.proxy.as_ref().map(|p| p.get_ref().clone());
+    let mut proxy = raw.proxy.as_ref().map(|p| p.get_ref().clone());
+    if let (Some(section), Some(cfg)) = (&raw.proxy, &mut proxy)
+        && let Some(page) = &mut cfg.error_page
+    {
+        match expand_home("error_page", page, home) {
+            Ok(expanded) => *page = expanded,
+            Err(message) => ctx.push(section.span().start, format!("[proxy]: {message}")),
+        }
+    }
     if !raw.route.is_empty() && proxy.is_none() {
         ctx.push(
             raw.route[0].span().start,
@@ -280,11 +292,22 @@ pub(super) fn build(
     })
 }
 
-/// Expands `${RUNWAY_HOME}` (the state directory, absolute) in a route's `static` directory,
-/// so production can serve the live release (`${RUNWAY_HOME}/current/dist`) wherever the state
-/// directory is. Any other `$` is refused rather than left as a literal path: `$HOME` or
-/// `${RUNWAY_HOM}` would otherwise name a directory that never exists.
-fn expand_home(value: &str, home: &Path) -> Result<String, String> {
+/// A route's settings that name a file or directory, and so may use `${RUNWAY_HOME}`.
+fn home_paths(route: &RouteConfig) -> impl Iterator<Item = (&'static str, &String)> {
+    [
+        ("static", &route.static_dir),
+        ("error_page", &route.error_page),
+    ]
+    .into_iter()
+    .filter_map(|(key, value)| value.as_ref().map(|v| (key, v)))
+}
+
+/// Expands `${RUNWAY_HOME}` (the state directory, absolute) in the path setting `key` (a
+/// route's `static` directory or an `error_page`), so production can serve the live release
+/// (`${RUNWAY_HOME}/current/dist`) wherever the state directory is. Any other `$` is refused
+/// rather than left as a literal path: `$HOME` or `${RUNWAY_HOM}` would otherwise name a file
+/// that never exists.
+fn expand_home(key: &str, value: &str, home: &Path) -> Result<String, String> {
     const VAR: &str = "RUNWAY_HOME";
     let mut out = String::with_capacity(value.len());
     let mut rest = value;
@@ -301,12 +324,12 @@ fn expand_home(value: &str, home: &Path) -> Result<String, String> {
             }
             Some(other) => {
                 return Err(format!(
-                    "`static` names the unknown variable `${{{other}}}` (only `${{{VAR}}}`, the state directory, is expanded)"
+                    "`{key}` names the unknown variable `${{{other}}}` (only `${{{VAR}}}`, the state directory, is expanded)"
                 ));
             }
             None => {
                 return Err(format!(
-                    "`static` has a `$` that is not `${{{VAR}}}` (the only variable expanded, the state directory)"
+                    "`{key}` has a `$` that is not `${{{VAR}}}` (the only variable expanded, the state directory)"
                 ));
             }
         }
