@@ -141,7 +141,10 @@ fn format_line(text: &mut String, line: &Line<'_>) {
     text.push_str(line.client);
     text.push_str(" - - ");
     push_timestamp(text);
-    let _ = write!(text, " \"{} ", line.method);
+    // Pushed piece by piece: `write!` and its formatting machinery showed up in profiles.
+    text.push_str(" \"");
+    text.push_str(line.method.as_str());
+    text.push(' ');
     push_target(
         text,
         line.uri
@@ -149,13 +152,20 @@ fn format_line(text: &mut String, line: &Line<'_>) {
             .map(|pq| pq.as_str())
             .unwrap_or("/"),
     );
-    let _ = write!(
-        text,
-        " {:?}\" {} {} \"",
-        line.version,
-        line.status.as_u16(),
-        line.bytes.unwrap_or(0),
-    );
+    text.push(' ');
+    match line.version {
+        Version::HTTP_10 => text.push_str("HTTP/1.0"),
+        Version::HTTP_11 => text.push_str("HTTP/1.1"),
+        Version::HTTP_2 => text.push_str("HTTP/2.0"),
+        other => {
+            let _ = write!(text, "{other:?}");
+        }
+    }
+    text.push_str("\" ");
+    text.push_str(line.status.as_str());
+    text.push(' ');
+    push_u64(text, line.bytes.unwrap_or(0));
+    text.push_str(" \"");
     push_referer(text, line.referer);
     text.push_str("\" \"");
     push_header(text, line.user_agent);
@@ -180,8 +190,30 @@ impl LogWriter {
 /// Seconds with millisecond precision (`0.004`), like nginx's `$request_time`; integer
 /// arithmetic, as float formatting showed up in profiles.
 fn push_seconds(text: &mut String, duration: Duration) {
-    let millis = duration.as_millis();
-    let _ = write!(text, "{}.{:03}", millis / 1000, millis % 1000);
+    let millis = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+    push_u64(text, millis / 1000);
+    text.push('.');
+    let rest = (millis % 1000) as u16;
+    for digit in [rest / 100, rest / 10 % 10, rest % 10] {
+        text.push(char::from(b'0' + digit as u8));
+    }
+}
+
+/// A number in decimal, without the formatting machinery.
+fn push_u64(text: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &digit in &digits[at..] {
+        text.push(char::from(digit));
+    }
 }
 
 /// A request target (or URL) with the values of [`SECRET_PARAMS`] replaced by `[REDACTED]`.
@@ -359,6 +391,25 @@ mod tests {
         );
         assert_eq!(target("/plain"), "/plain");
         assert_eq!(target("/q?codes=1&x&=2"), "/q?codes=1&x&=2");
+    }
+
+    #[test]
+    fn numbers_and_seconds_are_written_like_format_would() {
+        for n in [0u64, 7, 10, 53, 1000, 123_456_789, u64::MAX] {
+            let mut out = String::new();
+            push_u64(&mut out, n);
+            assert_eq!(out, n.to_string());
+        }
+        for (ms, text) in [
+            (0, "0.000"),
+            (4, "0.004"),
+            (1050, "1.050"),
+            (61_999, "61.999"),
+        ] {
+            let mut out = String::new();
+            push_seconds(&mut out, Duration::from_millis(ms));
+            assert_eq!(out, text);
+        }
     }
 
     #[test]

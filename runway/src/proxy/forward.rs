@@ -135,7 +135,7 @@ pub async fn forward(
     let mut table = matches!(route.target, Target::Process(_)).then(|| upstreams.clone());
     let mut dead_connection_retries = 0u32;
     loop {
-        let addr = match upstream_addr(route, table.as_mut(), deadline, json).await {
+        let addr = match upstream_addr(route, table.as_mut(), Some(deadline), json).await {
             Ok(addr) => addr,
             Err(failed) => return failed,
         };
@@ -276,8 +276,12 @@ pub async fn forward_direct(
     json: bool,
 ) -> Forwarded {
     let idempotent = is_idempotent(method);
-    let deadline = Instant::now() + route.retry_window;
-    let mut table = matches!(route.target, Target::Process(_)).then(|| upstreams.clone());
+    let process = matches!(route.target, Target::Process(_));
+    // The retry window: from now for a process (its state may have to be waited for); for a
+    // fixed address from the first send, whose clock read is needed anyway (one read less
+    // per request on the common path).
+    let mut deadline: Option<Instant> = process.then(|| Instant::now() + route.retry_window);
+    let mut table = process.then(|| upstreams.clone());
     let mut dead_connection_retries = 0u32;
     loop {
         let addr = match upstream_addr(route, table.as_mut(), deadline, json).await {
@@ -294,7 +298,8 @@ pub async fn forward_direct(
             Ok(conn) => conn,
             Err(err) => {
                 // Nothing was sent: safe to try again for any method.
-                if matches!(route.target, Target::Process(_))
+                if let Some(deadline) = deadline
+                    && process
                     && Instant::now() < deadline
                     && wait_for_change(table.as_mut(), deadline, Some(REFUSED_POLL)).await
                 {
@@ -310,6 +315,7 @@ pub async fn forward_direct(
         };
         let reused = conn.reused;
         let sent = Instant::now();
+        let deadline = *deadline.get_or_insert(sent + route.retry_window);
         let exchange = client::exchange(conn, method, path, headers, || {
             upstream_host(addr, route.authority.as_ref())
         });
@@ -356,7 +362,7 @@ pub async fn forward_direct(
 async fn upstream_addr(
     route: &Route,
     mut table: Option<&mut UpstreamTable>,
-    deadline: Instant,
+    deadline: Option<Instant>,
     json: bool,
 ) -> Result<SocketAddr, Forwarded> {
     loop {
@@ -369,6 +375,7 @@ async fn upstream_addr(
                 match state {
                     Some(UpstreamState::Ready(addr)) => Ok(addr),
                     Some(UpstreamState::Starting) => {
+                        let deadline = deadline.unwrap_or_else(Instant::now);
                         if wait_for_change(table.as_deref_mut(), deadline, None).await {
                             continue;
                         }
