@@ -20,7 +20,7 @@ use hyper_util::rt::TokioIo;
 use tokio::time::Instant;
 
 use super::body::{Body, BodyTooLarge, ClientBodyError, IdleTimeout, Outgoing, caused_by};
-use super::client::{self, DirectConn, Failure};
+use super::client::{self, Failure};
 use super::config::ProxyConfig;
 use super::error::{error_response, refuse};
 use super::headers::{Peer, add_forwarded, prefers_json, strip_hop_by_hop, upgrade_protocol};
@@ -70,7 +70,7 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
 }
 
 /// The upstream path: the route prefix removed when the route strips it.
-fn upstream_path(route: &Route, uri: &Uri) -> Option<PathAndQuery> {
+pub fn upstream_path(route: &Route, uri: &Uri) -> Option<PathAndQuery> {
     let original = uri.path_and_query()?;
     if !route.strip_prefix || route.prefix == "/" {
         return Some(original.clone());
@@ -92,16 +92,6 @@ pub async fn forward(
     peer: &Peer,
 ) -> Forwarded {
     let json = prefers_json(req.headers(), req.uri().path());
-    let bad_gateway = |message: &str| -> Forwarded {
-        error_response(
-            StatusCode::BAD_GATEWAY,
-            "bad_gateway",
-            message,
-            json,
-            Some(&route.error_page),
-        )
-        .into()
-    };
 
     if route.max_body > 0 && declared_length(req.headers()).is_some_and(|len| len > route.max_body)
     {
@@ -126,124 +116,37 @@ pub async fn forward(
         return refuse(StatusCode::BAD_REQUEST, "bad_request", "invalid path", json).into();
     };
     let mut headers = parts.headers;
-    let host = headers.get(header::HOST).cloned().or_else(|| {
-        parts
-            .uri
-            .authority()
-            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-    });
-    strip_hop_by_hop(&mut headers);
-    // We answer `100 Continue` ourselves when we start reading the body for the upstream.
-    headers.remove(header::EXPECT);
-    add_forwarded(&mut headers, peer, host.as_ref());
-    if let Some(host) = &host
-        && !headers.contains_key(header::HOST)
-    {
-        headers.insert(header::HOST, host.clone());
-    }
+    prepare_headers(&mut headers, &parts.uri, peer);
     if let Some(protocol) = &upgrade {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         headers.insert(header::UPGRADE, protocol.clone());
     }
     let method = parts.method;
-    let idempotent = is_idempotent(&method);
     let has_body = !body.is_end_stream();
+    if !has_body && upgrade.is_none() {
+        // Bodiless, not an upgrade: the proxy's own client (see `client` for what goes where).
+        return forward_direct(config, upstreams, route, &method, &path, &headers, json).await;
+    }
+    let idempotent = is_idempotent(&method);
     let mut body = has_body.then_some(body);
-    // Bodiless, not an upgrade: the proxy's own client (see `client` for what goes where).
-    let direct = !has_body && upgrade.is_none();
 
     let deadline = Instant::now() + route.retry_window;
     // Only a route to a process watches the table (a clone touches state shared by threads).
     let mut table = matches!(route.target, Target::Process(_)).then(|| upstreams.clone());
     let mut dead_connection_retries = 0u32;
     loop {
-        let addr = match &route.target {
-            Target::Upstream(addr) => *addr,
-            Target::Process(name) => {
-                let state = table
-                    .as_mut()
-                    .and_then(|table| table.borrow_and_update().get(name).copied());
-                match state {
-                    Some(UpstreamState::Ready(addr)) => addr,
-                    Some(UpstreamState::Starting) => {
-                        if wait_for_change(table.as_mut(), deadline, None).await {
-                            continue;
-                        }
-                        return bad_gateway(&format!(
-                            "`{name}` is starting and was not ready within {:?}",
-                            route.retry_window
-                        ));
-                    }
-                    _ => return bad_gateway(&format!("`{name}` is not running")),
-                }
-            }
-            Target::Static(_) => return bad_gateway("not a proxied route"),
+        let addr = match upstream_addr(route, table.as_mut(), deadline, json).await {
+            Ok(addr) => addr,
+            Err(failed) => return failed,
         };
-
-        let checked = if direct {
-            pool::checkout_direct(
-                addr,
-                config.upstream_connect_timeout,
-                config.pool_idle_timeout,
-            )
-            .await
-            .map(Checked::Direct)
-        } else {
-            pool::checkout(
-                addr,
-                config.upstream_connect_timeout,
-                config.pool_idle_timeout,
-            )
-            .await
-            .map(Checked::Hyper)
-        };
+        let checked = pool::checkout(
+            addr,
+            config.upstream_connect_timeout,
+            config.pool_idle_timeout,
+        )
+        .await;
         let conn = match checked {
-            Ok(Checked::Hyper(conn)) => conn,
-            Ok(Checked::Direct(conn)) => {
-                let reused = conn.reused;
-                let sent = Instant::now();
-                let exchange = client::exchange(conn, &method, &path, &headers, || {
-                    upstream_host(addr, route.authority.as_ref())
-                });
-                match tokio::time::timeout(route.read_timeout, exchange).await {
-                    Err(_) => return gateway_timeout(route, json),
-                    Ok(Ok(response)) => {
-                        let upstream_time = sent.elapsed();
-                        let (mut parts, body) = response.into_parts();
-                        strip_hop_by_hop(&mut parts.headers);
-                        let body = IdleTimeout::new(body, route.read_timeout);
-                        return Forwarded {
-                            response: Response::from_parts(parts, Body::Direct(Box::new(body))),
-                            upstream_time: Some(upstream_time),
-                        };
-                    }
-                    Ok(Err(Failure::Dead(_)))
-                        if idempotent
-                            && dead_connection_retries < MAX_DEAD_CONNECTION_RETRIES
-                            && Instant::now() < deadline =>
-                    {
-                        dead_connection_retries += 1;
-                        if dead_connection_retries > 1 {
-                            wait_for_change(table.as_mut(), deadline, Some(REFUSED_POLL)).await;
-                        }
-                        continue;
-                    }
-                    Ok(Err(failure)) => {
-                        tracing::warn!(
-                            "proxy: upstream {addr} failed ({} connection): {failure}",
-                            if reused { "kept-alive" } else { "new" }
-                        );
-                        return match failure {
-                            Failure::Dead(_) => bad_gateway(&format!(
-                                "the upstream at {addr} closed the connection"
-                            )),
-                            Failure::Bad(_) => bad_gateway(&format!(
-                                "the upstream at {addr} sent an invalid response"
-                            )),
-                        };
-                    }
-                }
-            }
+            Ok(conn) => conn,
             Err(err) => {
                 // Nothing was sent: safe to try again for any method.
                 if matches!(route.target, Target::Process(_))
@@ -253,7 +156,11 @@ pub async fn forward(
                     continue;
                 }
                 tracing::warn!("proxy: cannot connect to {addr}: {err}");
-                return bad_gateway(&format!("cannot connect to the upstream at {addr}"));
+                return bad_gateway(
+                    route,
+                    json,
+                    &format!("cannot connect to the upstream at {addr}"),
+                );
             }
         };
         let mut conn = conn;
@@ -328,16 +235,173 @@ pub async fn forward(
                     "proxy: upstream {addr} failed ({} connection): {err}",
                     if conn.reused { "kept-alive" } else { "new" }
                 );
-                return bad_gateway(&format!("the upstream at {addr} closed the connection"));
+                return bad_gateway(
+                    route,
+                    json,
+                    &format!("the upstream at {addr} closed the connection"),
+                );
             }
         }
     }
 }
 
-/// A connection checked out of this thread's pool: a plain one for the own client, or hyper's.
-enum Checked {
-    Direct(DirectConn),
-    Hyper(Conn),
+/// The request head's rewrite for the upstream: hop-by-hop headers out, `Expect` out, the
+/// forwarding headers in, `Host` kept (from the request target when the head had none).
+pub fn prepare_headers(headers: &mut HeaderMap, uri: &Uri, peer: &Peer) {
+    let host = headers.get(header::HOST).cloned().or_else(|| {
+        uri.authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    });
+    strip_hop_by_hop(headers);
+    // We answer `100 Continue` ourselves when we start reading the body for the upstream.
+    headers.remove(header::EXPECT);
+    add_forwarded(headers, peer, host.as_ref());
+    if let Some(host) = host
+        && !headers.contains_key(header::HOST)
+    {
+        headers.insert(header::HOST, host);
+    }
+}
+
+/// Forwards a request without a body that is not an upgrade through the proxy's own client
+/// ([`super::client`]). `headers` are already prepared ([`prepare_headers`]). Used by hyper's
+/// service and by the server's fast path ([`super::fast`]) alike.
+pub async fn forward_direct(
+    config: &ProxyConfig,
+    upstreams: &UpstreamTable,
+    route: &Route,
+    method: &Method,
+    path: &PathAndQuery,
+    headers: &HeaderMap,
+    json: bool,
+) -> Forwarded {
+    let idempotent = is_idempotent(method);
+    let deadline = Instant::now() + route.retry_window;
+    let mut table = matches!(route.target, Target::Process(_)).then(|| upstreams.clone());
+    let mut dead_connection_retries = 0u32;
+    loop {
+        let addr = match upstream_addr(route, table.as_mut(), deadline, json).await {
+            Ok(addr) => addr,
+            Err(failed) => return failed,
+        };
+        let conn = match pool::checkout_direct(
+            addr,
+            config.upstream_connect_timeout,
+            config.pool_idle_timeout,
+        )
+        .await
+        {
+            Ok(conn) => conn,
+            Err(err) => {
+                // Nothing was sent: safe to try again for any method.
+                if matches!(route.target, Target::Process(_))
+                    && Instant::now() < deadline
+                    && wait_for_change(table.as_mut(), deadline, Some(REFUSED_POLL)).await
+                {
+                    continue;
+                }
+                tracing::warn!("proxy: cannot connect to {addr}: {err}");
+                return bad_gateway(
+                    route,
+                    json,
+                    &format!("cannot connect to the upstream at {addr}"),
+                );
+            }
+        };
+        let reused = conn.reused;
+        let sent = Instant::now();
+        let exchange = client::exchange(conn, method, path, headers, || {
+            upstream_host(addr, route.authority.as_ref())
+        });
+        match tokio::time::timeout(route.read_timeout, exchange).await {
+            Err(_) => return gateway_timeout(route, json),
+            Ok(Ok(response)) => {
+                let upstream_time = sent.elapsed();
+                let (mut parts, body) = response.into_parts();
+                strip_hop_by_hop(&mut parts.headers);
+                let body = IdleTimeout::new(body, route.read_timeout);
+                return Forwarded {
+                    response: Response::from_parts(parts, Body::Direct(Box::new(body))),
+                    upstream_time: Some(upstream_time),
+                };
+            }
+            Ok(Err(Failure::Dead(_)))
+                if idempotent
+                    && dead_connection_retries < MAX_DEAD_CONNECTION_RETRIES
+                    && Instant::now() < deadline =>
+            {
+                dead_connection_retries += 1;
+                if dead_connection_retries > 1 {
+                    wait_for_change(table.as_mut(), deadline, Some(REFUSED_POLL)).await;
+                }
+                continue;
+            }
+            Ok(Err(failure)) => {
+                tracing::warn!(
+                    "proxy: upstream {addr} failed ({} connection): {failure}",
+                    if reused { "kept-alive" } else { "new" }
+                );
+                let message = match failure {
+                    Failure::Dead(_) => format!("the upstream at {addr} closed the connection"),
+                    Failure::Bad(_) => format!("the upstream at {addr} sent an invalid response"),
+                };
+                return bad_gateway(route, json, &message);
+            }
+        }
+    }
+}
+
+/// The address to send to: the route's fixed upstream, or the process's while it is `Ready`
+/// (a `Starting` one is waited for up to the retry window). `Err` is the answer to give.
+async fn upstream_addr(
+    route: &Route,
+    mut table: Option<&mut UpstreamTable>,
+    deadline: Instant,
+    json: bool,
+) -> Result<SocketAddr, Forwarded> {
+    loop {
+        return match &route.target {
+            Target::Upstream(addr) => Ok(*addr),
+            Target::Process(name) => {
+                let state = table
+                    .as_deref_mut()
+                    .and_then(|table| table.borrow_and_update().get(name).copied());
+                match state {
+                    Some(UpstreamState::Ready(addr)) => Ok(addr),
+                    Some(UpstreamState::Starting) => {
+                        if wait_for_change(table.as_deref_mut(), deadline, None).await {
+                            continue;
+                        }
+                        Err(bad_gateway(
+                            route,
+                            json,
+                            &format!(
+                                "`{name}` is starting and was not ready within {:?}",
+                                route.retry_window
+                            ),
+                        ))
+                    }
+                    _ => Err(bad_gateway(
+                        route,
+                        json,
+                        &format!("`{name}` is not running"),
+                    )),
+                }
+            }
+            Target::Static(_) => Err(bad_gateway(route, json, "not a proxied route")),
+        };
+    }
+}
+
+fn bad_gateway(route: &Route, json: bool, message: &str) -> Forwarded {
+    error_response(
+        StatusCode::BAD_GATEWAY,
+        "bad_gateway",
+        message,
+        json,
+        Some(&route.error_page),
+    )
+    .into()
 }
 
 fn gateway_timeout(route: &Route, json: bool) -> Forwarded {

@@ -13,13 +13,15 @@
 //! connections run on), `server` (listeners, connections, dispatch), `forward` (proxying),
 //! `client` (the own HTTP/1.1 upstream client for bodiless requests), `pool` (upstream
 //! connections, per worker thread), `files` + `paths` (static files),
-//! `headers`, `body`, `accesslog`, `error`.
+//! `headers`, `body`, `accesslog`, `error`; `fast` (the client side's fast path for plain
+//! proxied requests, before hyper).
 
 mod accesslog;
 mod body;
 mod client;
 pub mod config;
 mod error;
+mod fast;
 mod files;
 mod forward;
 mod framing;

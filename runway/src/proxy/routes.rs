@@ -168,6 +168,11 @@ pub fn request_host(req: &http::Request<impl Sized>) -> Option<&str> {
         .get(http::header::HOST)
         .and_then(|v| v.to_str().ok())
         .or_else(|| req.uri().authority().map(|a| a.as_str()))?;
+    host_name(raw)
+}
+
+/// A `Host` value without its port (an IPv6 literal without its brackets).
+pub fn host_name(raw: &str) -> Option<&str> {
     if raw.starts_with('[') {
         return raw.split_once(']').map(|(h, _)| &h[1..]);
     }

@@ -1,9 +1,13 @@
 //! The client side: listeners, the connection limit, HTTP/1.1 (and h2c) connections with their
-//! header limits and timeouts, and the per-request dispatch to a route.
+//! header limits and timeouts, and the per-request dispatch to a route. Each connection starts
+//! on the fast path ([`super::fast`]) and is handed to hyper at its first request that is not a
+//! plain proxied one.
 
 use std::cell::RefCell;
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -22,6 +26,7 @@ use super::accesslog::{AccessLog, Line};
 use super::body::Body;
 use super::config::ProxyConfig;
 use super::error::{ProxyError, error_response, refuse};
+use super::fast;
 use super::files::StaticFiles;
 use super::forward::{Forwarded, forward};
 use super::framing::FramingGuard;
@@ -75,7 +80,7 @@ impl Shared {
     /// The current runtime through this thread's cache: per request only a load of
     /// `generation` and a count in this thread's own memory, where the lock and the shared
     /// `Arc`'s count bounced a cache line between the worker threads on every request.
-    fn local_runtime(&self) -> Arc<LocalRuntime> {
+    pub fn local_runtime(&self) -> Arc<LocalRuntime> {
         let generation = self.generation.load(Ordering::Acquire);
         LOCAL_RUNTIME.with(|cell| {
             let mut cached = cell.borrow_mut();
@@ -215,13 +220,35 @@ struct ConnContext {
 
 async fn serve_connection(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let config = shared.runtime().config.clone();
-    // The protocol sniffing below waits for bytes without a timer; a client that sends nothing
-    // is dropped here instead (slowloris).
-    let mut probe = [0u8; 1];
-    match tokio::time::timeout(config.header_timeout, stream.peek(&mut probe)).await {
-        Ok(Ok(n)) if n > 0 => {}
-        _ => return,
+    let peer = Peer::new(peer);
+    let mut shutdown = shared.shutdown.subscribe();
+    let mut kill = shared.kill.subscribe();
+
+    // Plain proxied requests first ([`fast`]); the rest of the connection goes to hyper.
+    let stopping = AtomicBool::new(false);
+    let outcome = {
+        let fast = fast::serve(shared, &peer, stream, &config, &stopping);
+        // Polled first on every wake-up: a shutdown marks `stopping` before the fast path
+        // looks at it (an idle connection then closes, an in-flight request finishes).
+        let stop = std::pin::pin!(async {
+            let _ = shutdown.wait_for(|s| *s).await;
+            stopping.store(true, Ordering::Relaxed);
+            let _ = kill.wait_for(|k| *k).await;
+        });
+        let stop = gated(stop, shared.shutdown.subscribe());
+        tokio::select! {
+            biased;
+            _ = stop => return,
+            outcome = fast => outcome,
+        }
+    };
+    let fast::Outcome::Hyper(stream, replay) = outcome else {
+        return;
+    };
+    if stopping.load(Ordering::Relaxed) {
+        return;
     }
+
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -234,12 +261,13 @@ async fn serve_connection(shared: &Arc<Shared>, stream: TcpStream, peer: SocketA
         .http2()
         .timer(TokioTimer::new())
         .max_header_list_size(config.max_header_bytes.0.min(u32::MAX as u64) as u32);
-    let stream = FramingGuard::new(stream);
+    // The bytes the fast path read come first (and are watched by the framing guard too).
+    let stream = FramingGuard::new(fast::Rewind::new(replay, stream));
     // One per connection: what each request clones is counted in this connection's memory,
     // not in `Shared`'s (touched by every worker thread).
     let context = Arc::new(ConnContext {
         shared: shared.clone(),
-        peer: Peer::new(peer),
+        peer,
         ambiguous: stream.flag(),
     });
     let service = hyper::service::service_fn(move |req| {
@@ -251,17 +279,35 @@ async fn serve_connection(shared: &Arc<Shared>, stream: TcpStream, peer: SocketA
     });
     let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
     tokio::pin!(connection);
-    let mut shutdown = shared.shutdown.subscribe();
-    let mut kill = shared.kill.subscribe();
+    let stop = std::pin::pin!(shutdown.wait_for(|s| *s));
     tokio::select! {
         _ = connection.as_mut() => return,
-        _ = shutdown.wait_for(|s| *s) => {}
+        _ = gated(stop, shared.shutdown.subscribe()) => {}
     }
     connection.as_mut().graceful_shutdown();
     tokio::select! {
         _ = connection.as_mut() => {}
         _ = kill.wait_for(|k| *k) => {}
     }
+}
+
+/// `inner` (a wait for the shutdown signal), polled once to register its waker and again only
+/// once `probe` saw the signal change. Polling a registered `watch` wait takes the lock that
+/// every connection of both worker threads shares, and the connection's task polls its
+/// shutdown wait on every wake-up (twice per proxied request); checking `probe` is one atomic
+/// load. The registered waker stays valid: a task's waker does not change between polls.
+fn gated<'a, F: Future>(
+    mut inner: Pin<&'a mut F>,
+    probe: watch::Receiver<bool>,
+) -> impl Future<Output = F::Output> + 'a {
+    let mut registered = false;
+    std::future::poll_fn(move |cx| {
+        if registered && !probe.has_changed().unwrap_or(true) {
+            return std::task::Poll::Pending;
+        }
+        registered = true;
+        inner.as_mut().poll(cx)
+    })
 }
 
 /// One request: framing checks, route lookup, then static files or forwarding; then the log.

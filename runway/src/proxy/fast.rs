@@ -1,0 +1,850 @@
+//! The client side's fast path: plain proxied HTTP/1.1 requests served without hyper.
+//!
+//! Each connection starts here. The request head is read and parsed with `httparse`; a request
+//! that is plain enough — GET, HEAD, DELETE or OPTIONS, HTTP/1.1, origin-form target, one
+//! `Host`, no `Content-Length`/`Transfer-Encoding`/`Upgrade`/`Expect`, no `Connection` other
+//! than `keep-alive`, within the header size and count limits — and whose route leads to an
+//! upstream or a process is forwarded inline through the own upstream client
+//! ([`super::forward::forward_direct`], the same code hyper's service uses for such requests),
+//! and its response is written by [`write_response`] the way hyper would (same status line,
+//! header order, `content-length`/chunked choice, `date`, `connection: close`), usually with
+//! one write for head and body. Then the next head, kept-alive or pipelined.
+//!
+//! Anything else — a body, an upgrade, the h2c preface, HTTP/1.0, a static or unrouted path,
+//! any malformed or over-limit head — hands the connection to hyper ([`Outcome::Hyper`]) with
+//! the bytes already read, which [`Rewind`] replays first; hyper then serves the rest of that
+//! connection exactly as before (its own 400/431 answers, smuggling checks, static files).
+//!
+//! Why: per proxied request hyper's server cost a second parse of the head (the framing guard),
+//! a boxed header-read timer armed and dropped, the service and dispatch state machines, and a
+//! poll of the shutdown signal's shared lock on every wake-up; CPU per proxied request was
+//! above nginx's (docs/benchmarks.md, issue 5).
+//!
+//! Kept the same as on hyper's path: the header read timeout (counted from the start of the
+//! wait for a head, idle keep-alive included; the connection is closed when it passes, as hyper
+//! does), graceful shutdown (an idle connection closes, an in-flight request finishes and its
+//! response says `connection: close`), the access log line, the forwarding headers and every
+//! upstream rule (they are `forward_direct`'s).
+
+use std::cell::RefCell;
+use std::future::{Future as _, poll_fn};
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::uri::PathAndQuery;
+use http::{Method, Response, StatusCode, Uri, Version};
+use http_body::Body as _;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use super::accesslog::Line;
+use super::body::Body;
+use super::config::ProxyConfig;
+use super::forward::{Forwarded, forward_direct, prepare_headers};
+use super::headers::{Peer, prefers_json};
+use super::routes::{Target, host_name};
+use super::server::Shared;
+use super::zerocopy::{self, ZeroCopyWrite};
+
+/// Header slots parsed on the fast path; a head with more goes to hyper (which applies
+/// `max_headers`).
+const MAX_FAST_HEADERS: usize = 64;
+/// The read buffer's size: a typical head, and several pipelined ones.
+const READ_BUF: usize = 8 * 1024;
+/// Body frames up to this size are copied behind the head (one write); bigger ones are
+/// written from their own buffer.
+const COPY_BODY: usize = 16 * 1024;
+
+/// How a connection left the fast path.
+pub enum Outcome {
+    /// Done: closed by the client, timed out, failed, or shut down.
+    Closed,
+    /// Something the fast path does not serve: hyper serves the connection from here on,
+    /// starting with these bytes (already read from the socket).
+    Hyper(TcpStream, Bytes),
+}
+
+/// A plain request, parsed.
+struct FastRequest {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    /// The head's bytes (header values share them), for the fallback if a late check fails.
+    head: Bytes,
+}
+
+// Returned once per request and moved out at once; boxing would add an allocation per request.
+#[allow(clippy::large_enum_variant)]
+enum Parsed {
+    /// More bytes needed.
+    Partial,
+    /// Not for the fast path (or not valid): hyper gets it.
+    Hyper,
+    Request(FastRequest),
+}
+
+/// Serves the connection's requests until it closes or one needs hyper. `stopping` turns true
+/// when the proxy shuts down (set by the caller, which also wakes this future).
+pub async fn serve(
+    shared: &Arc<Shared>,
+    peer: &Peer,
+    mut stream: TcpStream,
+    config: &ProxyConfig,
+    stopping: &AtomicBool,
+) -> Outcome {
+    let max_head = config.max_header_bytes.0.min(usize::MAX as u64) as usize;
+    let max_headers = config.max_headers.min(MAX_FAST_HEADERS);
+    let header_timeout = config.header_timeout;
+    let mut buf = BytesMut::with_capacity(READ_BUF);
+    let mut out: Vec<u8> = Vec::with_capacity(1024);
+    // One timer for the connection's life, moved only when it fires early (see `read_head`):
+    // no timer-wheel insert and removal per request.
+    let timer = tokio::time::sleep(header_timeout);
+    tokio::pin!(timer);
+    loop {
+        let request = match read_head(
+            &mut stream,
+            &mut buf,
+            timer.as_mut(),
+            header_timeout,
+            max_head,
+            max_headers,
+            stopping,
+        )
+        .await
+        {
+            Ok(Parsed::Request(request)) => request,
+            Ok(Parsed::Hyper) => return Outcome::Hyper(stream, buf.freeze()),
+            Ok(Parsed::Partial) | Err(_) => return Outcome::Closed,
+        };
+        let started = Instant::now();
+        let runtime = shared.local_runtime();
+        let path = request.uri.path();
+        let host = request
+            .headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .and_then(host_name);
+        let route = match runtime.routes.find(host, path) {
+            Some(route) if !matches!(route.target, Target::Static(_)) => route,
+            // Static files, no route: hyper's path answers those.
+            _ => return Outcome::Hyper(stream, rejoin(request.head, buf)),
+        };
+        let Some(upstream_path) = super::forward::upstream_path(route, &request.uri) else {
+            return Outcome::Hyper(stream, rejoin(request.head, buf));
+        };
+        let FastRequest {
+            method,
+            uri,
+            mut headers,
+            head,
+        } = request;
+        let json = prefers_json(&headers, uri.path());
+        let logged = shared.log.enabled().then(|| {
+            (
+                headers.get(header::REFERER).cloned(),
+                headers.get(header::USER_AGENT).cloned(),
+            )
+        });
+        prepare_headers(&mut headers, &uri, peer);
+        // Bytes behind this head: a pipelined request (the client is not gone).
+        let mut pipelined = !buf.is_empty();
+        let forwarded = {
+            let forwarding = forward_direct(
+                &runtime.config,
+                &shared.upstreams,
+                route,
+                &method,
+                &upstream_path,
+                &headers,
+                json,
+            );
+            tokio::pin!(forwarding);
+            // A client that leaves while the upstream works cancels the request (as with hyper,
+            // which tears the connection down on such an EOF).
+            poll_fn(|cx| {
+                if let Poll::Ready(forwarded) = forwarding.as_mut().poll(cx) {
+                    return Poll::Ready(Some(forwarded));
+                }
+                match client_gone(&stream, cx, &mut pipelined) {
+                    Poll::Ready(()) => Poll::Ready(None),
+                    Poll::Pending => Poll::Pending,
+                }
+            })
+            .await
+        };
+        let Some(Forwarded {
+            response,
+            upstream_time,
+        }) = forwarded
+        else {
+            return Outcome::Closed;
+        };
+        drop(headers);
+        drop(head);
+        if let Some((referer, user_agent)) = logged {
+            let bytes = response
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok());
+            shared.log.record(&Line {
+                client: &peer.ip_text,
+                method: &method,
+                uri: &uri,
+                version: Version::HTTP_11,
+                status: response.status(),
+                bytes,
+                referer: referer.as_ref(),
+                user_agent: user_agent.as_ref(),
+                request_time: started.elapsed(),
+                upstream_time,
+            });
+        }
+        let close = stopping.load(Ordering::Relaxed);
+        match write_response(&mut stream, &mut out, &method, response, close, pipelined).await {
+            Ok(true) => {}
+            Ok(false) | Err(_) => return Outcome::Closed,
+        }
+        if out.capacity() > 64 * 1024 {
+            out = Vec::with_capacity(1024);
+        }
+    }
+}
+
+/// The head's bytes and what followed them, as one buffer again (a fallback after the head
+/// was split off; rare).
+fn rejoin(head: Bytes, rest: BytesMut) -> Bytes {
+    let mut all = BytesMut::with_capacity(head.len() + rest.len());
+    all.extend_from_slice(&head);
+    all.extend_from_slice(&rest);
+    all.freeze()
+}
+
+/// Reads until a complete head is in `buf` (or it cannot become a fast one), within the header
+/// timeout counted from now. `Err` or `Partial`: close the connection (timeout, EOF, error,
+/// shutdown while idle).
+async fn read_head(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    mut timer: Pin<&mut tokio::time::Sleep>,
+    header_timeout: Duration,
+    max_head: usize,
+    max_headers: usize,
+    stopping: &AtomicBool,
+) -> io::Result<Parsed> {
+    // Taken only if the head is not already here: a pipelined one costs no clock read.
+    let mut deadline: Option<Instant> = None;
+    loop {
+        if !buf.is_empty() {
+            match parse(buf, max_head, max_headers) {
+                Parsed::Partial => {}
+                done => return Ok(done),
+            }
+        }
+        if buf.capacity() - buf.len() < 1024 {
+            buf.reserve(READ_BUF);
+        }
+        let read = poll_fn(|cx| {
+            // Graceful shutdown: a connection waiting for a head closes (as hyper's does).
+            if stopping.load(Ordering::Relaxed) {
+                return Poll::Ready(Ok(None));
+            }
+            match tokio_util::io::poll_read_buf(Pin::new(&mut *stream), cx, buf) {
+                Poll::Ready(result) => return Poll::Ready(result.map(Some)),
+                Poll::Pending => {}
+            }
+            let deadline = *deadline.get_or_insert_with(|| Instant::now() + header_timeout);
+            loop {
+                if timer.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                // The timer was set for an earlier wait: move it to this one's deadline, and
+                // only give up when that has passed.
+                if Instant::now() >= deadline {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "request head not received in time",
+                    )));
+                }
+                timer.as_mut().reset(deadline);
+            }
+        })
+        .await?;
+        match read {
+            None | Some(0) => return Ok(Parsed::Partial),
+            Some(_) => {}
+        }
+    }
+}
+
+/// Judges the head at the start of `buf`; a fast request's head is split off `buf`.
+fn parse(buf: &mut BytesMut, max_head: usize, max_headers: usize) -> Parsed {
+    let mut slots = [httparse::EMPTY_HEADER; MAX_FAST_HEADERS];
+    let mut request = httparse::Request::new(&mut slots);
+    let len = match request.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) if buf.len() > max_head => return Parsed::Hyper,
+        Ok(httparse::Status::Partial) => return Parsed::Partial,
+        Err(_) => return Parsed::Hyper,
+    };
+    if len > max_head || request.headers.len() > max_headers || request.version != Some(1) {
+        return Parsed::Hyper;
+    }
+    let method = match request.method {
+        Some("GET") => Method::GET,
+        Some("HEAD") => Method::HEAD,
+        Some("DELETE") => Method::DELETE,
+        Some("OPTIONS") => Method::OPTIONS,
+        _ => return Parsed::Hyper,
+    };
+    let Some(path) = request.path else {
+        return Parsed::Hyper;
+    };
+    if !path.starts_with('/') {
+        return Parsed::Hyper;
+    }
+    let base = buf.as_ptr() as usize;
+    let path_span = (path.as_ptr() as usize - base, path.len());
+    let count = request.headers.len();
+    let mut spans = [(0usize, 0usize, 0usize, 0usize); MAX_FAST_HEADERS];
+    let mut hosts = 0;
+    for (span, h) in spans.iter_mut().zip(request.headers.iter()) {
+        let name = h.name.as_bytes();
+        let plain = if name.eq_ignore_ascii_case(b"host") {
+            hosts += 1;
+            true
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            h.value.trim_ascii().eq_ignore_ascii_case(b"keep-alive")
+        } else {
+            // Framing (smuggling checks are hyper's), upgrades and `100-continue` are hyper's.
+            !(name.eq_ignore_ascii_case(b"content-length")
+                || name.eq_ignore_ascii_case(b"transfer-encoding")
+                || name.eq_ignore_ascii_case(b"upgrade")
+                || name.eq_ignore_ascii_case(b"expect"))
+        };
+        if !plain {
+            return Parsed::Hyper;
+        }
+        *span = (
+            name.as_ptr() as usize - base,
+            name.len(),
+            h.value.as_ptr() as usize - base,
+            h.value.len(),
+        );
+    }
+    if hosts != 1 {
+        return Parsed::Hyper;
+    }
+    let head = buf.split_to(len).freeze();
+    let back = |head: Bytes, buf: &mut BytesMut| {
+        // A late refusal: put the head back in front of what followed it.
+        let mut all = BytesMut::with_capacity(head.len() + buf.len());
+        all.extend_from_slice(&head);
+        all.extend_from_slice(buf);
+        *buf = all;
+        Parsed::Hyper
+    };
+    let Ok(path) =
+        PathAndQuery::from_maybe_shared(head.slice(path_span.0..path_span.0 + path_span.1))
+    else {
+        return back(head, buf);
+    };
+    let mut headers = HeaderMap::with_capacity(count);
+    for &(name_at, name_len, value_at, value_len) in &spans[..count] {
+        let Ok(name) = HeaderName::from_bytes(&head[name_at..name_at + name_len]) else {
+            return back(head, buf);
+        };
+        let Ok(value) = HeaderValue::from_maybe_shared(head.slice(value_at..value_at + value_len))
+        else {
+            return back(head, buf);
+        };
+        headers.append(name, value);
+    }
+    Parsed::Request(FastRequest {
+        method,
+        uri: Uri::from(path),
+        headers,
+        head,
+    })
+}
+
+/// How the body goes out.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Length(u64),
+    Chunked,
+    /// Until we close the connection.
+    Close,
+}
+
+/// Writes `response` the way hyper's HTTP/1.1 server would for the same request: the status
+/// line, the headers in map order with lower-case names, the `content-length` or chunked
+/// framing hyper chooses from the body's size, `date` when missing, `connection: close` when
+/// the connection ends after it. `Ok(true)`: the connection can be kept alive.
+async fn write_response(
+    stream: &mut TcpStream,
+    out: &mut Vec<u8>,
+    method: &Method,
+    response: Response<Body>,
+    mut close: bool,
+    mut pipelined: bool,
+) -> io::Result<bool> {
+    let (parts, mut body) = response.into_parts();
+    let status = parts.status;
+    // hyper: no length for an ended body, else the exact size if the body knows it.
+    let length = if body.is_end_stream() {
+        None
+    } else {
+        Some(body.size_hint().exact())
+    };
+    out.clear();
+    if status == StatusCode::OK {
+        out.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+    } else {
+        out.extend_from_slice(b"HTTP/1.1 ");
+        out.extend_from_slice(status.as_str().as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(status.canonical_reason().unwrap_or("<none>").as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    let head_method = *method == Method::HEAD;
+    let mut encoding = Encoding::Length(0);
+    let mut wrote_len = false;
+    let mut wrote_date = false;
+    let mut connection_close = false;
+    // Map order, all values of a name together (what hyper's encoder walks); a `None` name is
+    // another value of the previous one.
+    let mut current: Option<HeaderName> = None;
+    let mut connection_open = false;
+    for (name, value) in parts.headers {
+        if let Some(name) = name {
+            if connection_open {
+                out.extend_from_slice(b"\r\n");
+                connection_open = false;
+            }
+            current = Some(name);
+        } else if *current.as_ref().unwrap_or(&header::CONTENT_LENGTH) == header::CONTENT_LENGTH {
+            // Repeated lengths were checked equal by the client; one line is written.
+            continue;
+        }
+        let Some(name) = current.as_ref() else {
+            continue;
+        };
+        if *name == header::CONTENT_LENGTH {
+            match length {
+                Some(Some(known)) => {
+                    encoding = Encoding::Length(known);
+                    push_header(out, b"content-length", value.as_bytes());
+                    wrote_len = true;
+                }
+                Some(None) => {
+                    let Some(len) = parse_length(value.as_bytes()) else {
+                        return Err(invalid("invalid content-length in a response"));
+                    };
+                    encoding = Encoding::Length(len);
+                    push_header(out, b"content-length", value.as_bytes());
+                    wrote_len = true;
+                }
+                None if head_method => {
+                    push_header(out, b"content-length", value.as_bytes());
+                    wrote_len = true;
+                }
+                // No body: hyper drops the header and writes its own `content-length: 0`.
+                None => {}
+            }
+            continue;
+        }
+        if *name == header::TRANSFER_ENCODING || *name == header::TRAILER {
+            // Hop-by-hop: stripped from every response this path relays.
+            continue;
+        }
+        if *name == header::CONNECTION {
+            connection_close |= has_close(&value);
+            if connection_open {
+                out.extend_from_slice(b", ");
+            } else {
+                out.extend_from_slice(b"connection: ");
+                connection_open = true;
+            }
+            out.extend_from_slice(value.as_bytes());
+            continue;
+        }
+        if *name == header::DATE {
+            wrote_date = true;
+        }
+        push_header(out, name.as_str().as_bytes(), value.as_bytes());
+    }
+    if connection_open {
+        if close && !connection_close {
+            // hyper appends `close` to the existing values when keep-alive was disabled.
+            out.extend_from_slice(b", close");
+            connection_close = true;
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+    if close && !connection_close {
+        // hyper adds it to the map (last) when keep-alive was disabled by a graceful shutdown.
+        push_header(out, b"connection", b"close");
+    }
+    close |= connection_close;
+    let can_have_length = !matches!(status, StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED);
+    let can_have_body = !head_method && can_have_length;
+    if !wrote_len {
+        encoding = match length {
+            Some(None) => {
+                if can_have_body {
+                    push_header(out, b"transfer-encoding", b"chunked");
+                    Encoding::Chunked
+                } else {
+                    Encoding::Close
+                }
+            }
+            None | Some(Some(0)) => {
+                if can_have_length && !head_method {
+                    push_header(out, b"content-length", b"0");
+                }
+                Encoding::Length(0)
+            }
+            Some(Some(len)) => {
+                if can_have_length {
+                    push_header(out, b"content-length", len.to_string().as_bytes());
+                    Encoding::Length(len)
+                } else {
+                    Encoding::Length(0)
+                }
+            }
+        };
+    }
+    if !can_have_body {
+        encoding = Encoding::Length(0);
+    }
+    if !wrote_date {
+        out.extend_from_slice(b"date: ");
+        push_date(out);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+
+    if encoding == Encoding::Length(0) {
+        // Nothing to send: the body is dropped unread (as hyper does).
+        drop(body);
+        stream.write_all(out).await?;
+        return Ok(!close);
+    }
+    let mut remaining = match encoding {
+        Encoding::Length(n) => n,
+        _ => u64::MAX,
+    };
+    loop {
+        // A frame that is ready now goes out with what is buffered; otherwise flush first so
+        // the head does not wait for a slow body.
+        let polled = poll_fn(|cx| Poll::Ready(Pin::new(&mut body).poll_frame(cx))).await;
+        let frame = match polled {
+            Poll::Ready(frame) => frame,
+            Poll::Pending => {
+                if !out.is_empty() {
+                    stream.write_all(out).await?;
+                    out.clear();
+                }
+                // Waiting for the upstream: a client that leaves ends it (see `client_gone`).
+                let next = poll_fn(|cx| {
+                    if let Poll::Ready(frame) = Pin::new(&mut body).poll_frame(cx) {
+                        return Poll::Ready(Some(frame));
+                    }
+                    match client_gone(stream, cx, &mut pipelined) {
+                        Poll::Ready(()) => Poll::Ready(None),
+                        Poll::Pending => Poll::Pending,
+                    }
+                })
+                .await;
+                match next {
+                    Some(frame) => frame,
+                    None => return Ok(false),
+                }
+            }
+        };
+        let data = match frame {
+            None => break,
+            Some(Err(_)) => {
+                // The upstream broke off: what was sent cannot be completed (as hyper does,
+                // the connection is cut so the client sees a truncated response).
+                if !out.is_empty() {
+                    let _ = stream.write_all(out).await;
+                }
+                return Ok(false);
+            }
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) => data,
+                // Trailers are not relayed.
+                Err(_) => continue,
+            },
+        };
+        if data.is_empty() {
+            continue;
+        }
+        if encoding == Encoding::Chunked {
+            out.extend_from_slice(format!("{:X}\r\n", data.len()).as_bytes());
+        } else if let Encoding::Length(_) = encoding {
+            if data.len() as u64 > remaining {
+                return Err(invalid("body longer than its content-length"));
+            }
+            remaining -= data.len() as u64;
+        }
+        if data.len() <= COPY_BODY {
+            out.extend_from_slice(&data);
+        } else {
+            write_two(stream, out, &data).await?;
+            out.clear();
+        }
+        if encoding == Encoding::Chunked {
+            out.extend_from_slice(b"\r\n");
+        }
+        if remaining == 0 {
+            break;
+        }
+    }
+    match encoding {
+        Encoding::Chunked => out.extend_from_slice(b"0\r\n\r\n"),
+        Encoding::Length(n) if remaining != 0 && n != 0 => {
+            if !out.is_empty() {
+                let _ = stream.write_all(out).await;
+            }
+            return Err(invalid("body shorter than its content-length"));
+        }
+        _ => {}
+    }
+    if !out.is_empty() {
+        stream.write_all(out).await?;
+    }
+    Ok(!close && encoding != Encoding::Close)
+}
+
+/// Ready when the client closed (or reset) its side while a request is in flight; the request
+/// is then abandoned, as hyper abandons it (an EOF on a busy connection is an error there, no
+/// half-close). Bytes from the client instead (a pipelined request) end the watch, as with
+/// hyper: they are read after the response. Costs no system call while nothing arrives.
+fn client_gone(stream: &TcpStream, cx: &mut Context<'_>, pipelined: &mut bool) -> Poll<()> {
+    if *pipelined {
+        return Poll::Pending;
+    }
+    let mut byte = [0u8; 1];
+    let mut peek = ReadBuf::new(&mut byte);
+    match stream.poll_peek(cx, &mut peek) {
+        Poll::Pending => Poll::Pending,
+        Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => Poll::Ready(()),
+        Poll::Ready(Ok(_)) => {
+            *pipelined = true;
+            Poll::Pending
+        }
+    }
+}
+
+/// Writes `first` then `second`, with `writev` when possible.
+async fn write_two(stream: &mut TcpStream, first: &[u8], second: &[u8]) -> io::Result<()> {
+    let (mut a, mut b) = (first, second);
+    while !a.is_empty() {
+        let n = stream
+            .write_vectored(&[IoSlice::new(a), IoSlice::new(b)])
+            .await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        if n < a.len() {
+            a = &a[n..];
+        } else {
+            b = &b[n - a.len()..];
+            a = &[];
+        }
+    }
+    stream.write_all(b).await
+}
+
+fn invalid(why: &'static str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, why)
+}
+
+fn has_close(value: &HeaderValue) -> bool {
+    value
+        .as_bytes()
+        .split(|b| *b == b',')
+        .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"))
+}
+
+fn parse_length(value: &[u8]) -> Option<u64> {
+    let value = value.trim_ascii();
+    if value.is_empty() || value.len() > 19 || !value.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(value).ok()?.parse().ok()
+}
+
+fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+thread_local! {
+    /// The `date` value for the current second (hyper caches it the same way).
+    static DATE: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+}
+
+fn push_date(out: &mut Vec<u8>) {
+    let now = SystemTime::now();
+    let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let pushed = DATE.try_with(|date| {
+        let mut date = date.borrow_mut();
+        if date.0 != secs {
+            *date = (secs, httpdate::fmt_http_date(now));
+        }
+        out.extend_from_slice(date.1.as_bytes());
+    });
+    if pushed.is_err() {
+        out.extend_from_slice(httpdate::fmt_http_date(now).as_bytes());
+    }
+}
+
+/// A connection handed to hyper after the fast path read from it: `prefix` (the bytes already
+/// read) comes first, then the socket.
+pub struct Rewind {
+    prefix: Bytes,
+    inner: TcpStream,
+}
+
+impl Rewind {
+    pub fn new(prefix: Bytes, inner: TcpStream) -> Rewind {
+        Rewind { prefix, inner }
+    }
+}
+
+impl AsyncRead for Rewind {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if !this.prefix.is_empty() {
+            let n = this.prefix.len().min(buf.remaining());
+            buf.put_slice(&this.prefix[..n]);
+            this.prefix.advance(n);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Rewind {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+impl ZeroCopyWrite for Rewind {
+    fn poll_write_regions(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        zerocopy::poll_write_vectored(&mut self.inner, cx, bufs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn judge(text: &str) -> &'static str {
+        let mut buf = BytesMut::from(text.as_bytes());
+        match parse(&mut buf, 16 * 1024, 50) {
+            Parsed::Partial => "partial",
+            Parsed::Hyper => {
+                assert_eq!(&buf[..], text.as_bytes(), "the bytes must stay for hyper");
+                "hyper"
+            }
+            Parsed::Request(_) => "fast",
+        }
+    }
+
+    #[test]
+    fn only_plain_heads_take_the_fast_path() {
+        assert_eq!(judge("GET /api/x?y=1 HTTP/1.1\r\nHost: a\r\n\r\n"), "fast");
+        assert_eq!(
+            judge("HEAD /a HTTP/1.1\r\nHost: a\r\nConnection: Keep-Alive\r\n\r\n"),
+            "fast"
+        );
+        assert_eq!(judge("GET /a HTTP/1.1\r\nHost: a\r\n"), "partial");
+        for hyper in [
+            "POST /a HTTP/1.1\r\nHost: a\r\n\r\n",
+            "GET /a HTTP/1.0\r\nHost: a\r\n\r\n",
+            "GET /a HTTP/1.1\r\n\r\n",
+            "GET /a HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+            "GET /a HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n",
+            "GET /a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "GET /a HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n",
+            "GET /a HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+            "GET /a HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n",
+            "GET http://a/b HTTP/1.1\r\nHost: a\r\n\r\n",
+            "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+            "GET /a HTTP/1.1\r\nHost: a\r\nX-Folded: one\r\n two\r\n\r\n",
+            "GET /a HTTP/1.1\r\nHost : a\r\n\r\n",
+            "GET /a\x01 HTTP/1.1\r\nHost: a\r\n\r\n",
+        ] {
+            assert_eq!(judge(hyper), "hyper", "{hyper:?}");
+        }
+        let many = format!(
+            "GET / HTTP/1.1\r\nHost: a\r\n{}\r\n",
+            "X-A: 1\r\n".repeat(60)
+        );
+        assert_eq!(judge(&many), "hyper");
+        let big = format!(
+            "GET / HTTP/1.1\r\nHost: a\r\nX-A: {}",
+            "a".repeat(17 * 1024)
+        );
+        assert_eq!(judge(&big), "hyper");
+    }
+
+    #[test]
+    fn a_fast_head_is_split_off_and_pipelined_bytes_stay() {
+        let mut buf = BytesMut::from(&b"GET /a HTTP/1.1\r\nHost: a\r\nX-B: 2\r\n\r\nGET /b"[..]);
+        let Parsed::Request(request) = parse(&mut buf, 16 * 1024, 50) else {
+            panic!("not fast");
+        };
+        assert_eq!(request.uri.path(), "/a");
+        assert_eq!(request.headers["x-b"], "2");
+        assert_eq!(&buf[..], b"GET /b");
+    }
+}

@@ -1,0 +1,372 @@
+//! The client side's fast path (plain proxied requests served before hyper) on raw sockets:
+//! its responses are byte for byte what hyper's path writes (dates aside), pipelined requests
+//! are answered in order across a hand-over to hyper, a kept-alive connection keeps working
+//! after a static request moved it to hyper, an idle or slow connection is closed after the
+//! header timeout, graceful shutdown closes idle fast-path connections, and the access log
+//! line is the same on both paths.
+
+mod proxy_support;
+
+use std::time::Duration;
+
+use proxy_support::*;
+use runway::proxy::{ProxyConfig, RouteConfig};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// The response with its `date` value blanked (the two paths answer in different seconds).
+fn without_date(raw: &str) -> String {
+    raw.lines()
+        .map(|line| {
+            if line.to_ascii_lowercase().starts_with("date: ") {
+                "date: -"
+            } else {
+                line
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Reads from `stream` until `count` complete responses with `content-length` bodies (or
+/// chunked bodies ending in `0\r\n\r\n`) arrived; returns them split. The responses at the
+/// indexes in `heads` answer HEAD requests (no body whatever the length says).
+async fn read_responses(stream: &mut TcpStream, count: usize) -> Vec<String> {
+    read_responses_with_heads(stream, count, &[]).await
+}
+
+async fn read_responses_with_heads(
+    stream: &mut TcpStream,
+    count: usize,
+    heads: &[usize],
+) -> Vec<String> {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        let responses = split_responses(&raw, heads);
+        if responses.len() >= count {
+            return responses;
+        }
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf))
+            .await
+            .expect("responses within 10 s")
+            .expect("read");
+        assert!(n > 0, "closed after {:?}", split_responses(&raw, heads));
+        raw.extend_from_slice(&buf[..n]);
+    }
+}
+
+fn split_responses(raw: &[u8], heads: &[usize]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = raw;
+    while let Some(end) = rest.windows(4).position(|w| w == b"\r\n\r\n") {
+        let head = String::from_utf8_lossy(&rest[..end + 4]).into_owned();
+        let lower = head.to_ascii_lowercase();
+        let body_len = if heads.contains(&out.len()) {
+            0
+        } else if lower.contains("transfer-encoding: chunked") {
+            match rest[end + 4..].windows(5).position(|w| w == b"0\r\n\r\n") {
+                Some(at) => at + 5,
+                None => return out,
+            }
+        } else {
+            lower
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length: "))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0)
+        };
+        if rest.len() < end + 4 + body_len {
+            return out;
+        }
+        out.push(String::from_utf8_lossy(&rest[..end + 4 + body_len]).into_owned());
+        rest = &rest[end + 4 + body_len..];
+    }
+    out
+}
+
+async fn exchange(addr: std::net::SocketAddr, request: &str) -> String {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let heads: &[usize] = if request.starts_with("HEAD ") {
+        &[0]
+    } else {
+        &[]
+    };
+    read_responses_with_heads(&mut stream, 1, heads)
+        .await
+        .remove(0)
+}
+
+#[tokio::test]
+async fn fast_path_responses_are_what_hyper_writes() {
+    let upstream = Upstream::start().await;
+    // A dead port for the 502s.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let dead_addr = dead.local_addr().expect("addr");
+    drop(dead);
+    let proxy = start_proxy(vec![
+        RouteConfig::to_upstream("/", &upstream.addr.to_string()),
+        RouteConfig::to_upstream("/gone", &dead_addr.to_string()),
+    ])
+    .await;
+    // The same request on the fast path, and (an empty `Content-Length` sends it to hyper) on
+    // hyper's path.
+    for (method, path, extra) in [
+        ("GET", "/slow?ms=0", ""),
+        ("HEAD", "/slow?ms=0", ""),
+        ("DELETE", "/slow?ms=0", ""),
+        ("GET", "/sse", ""),
+        ("GET", "/gone/x", ""),
+        ("GET", "/gone/x", "Accept: text/html\r\n"),
+        ("HEAD", "/gone/x", ""),
+    ] {
+        let fast = format!("{method} {path} HTTP/1.1\r\nHost: x\r\n{extra}\r\n");
+        let slow =
+            format!("{method} {path} HTTP/1.1\r\nHost: x\r\n{extra}Content-Length: 0\r\n\r\n");
+        let (fast_answer, hyper_answer) = if path == "/sse" {
+            // A stream that does not end: compare the head only.
+            let head = |raw: String| raw.split("\r\n\r\n").next().unwrap_or("").to_string();
+            (
+                head(first_bytes(proxy.addr, &fast).await),
+                head(first_bytes(proxy.addr, &slow).await),
+            )
+        } else {
+            (
+                exchange(proxy.addr, &fast).await,
+                exchange(proxy.addr, &slow).await,
+            )
+        };
+        assert!(fast_answer.starts_with("HTTP/1.1 "), "{fast_answer}");
+        assert_eq!(
+            without_date(&fast_answer),
+            without_date(&hyper_answer),
+            "{method} {path} {extra}"
+        );
+    }
+}
+
+/// What arrives on a fresh connection within 500 ms.
+async fn first_bytes(addr: std::net::SocketAddr, request: &str) -> String {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let until = tokio::time::Instant::now() + Duration::from_millis(500);
+    while let Ok(Ok(n)) = tokio::time::timeout_at(until, stream.read(&mut buf)).await {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn pipelined_requests_are_answered_in_order_across_the_hand_over_to_hyper() {
+    let upstream = Upstream::start().await;
+    let proxy = start_proxy(vec![RouteConfig::to_upstream(
+        "/",
+        &upstream.addr.to_string(),
+    )])
+    .await;
+    let mut stream = TcpStream::connect(proxy.addr).await.expect("connect");
+    // Three fast ones, a POST with a body (hyper's, with the bytes already read replayed), and
+    // one more behind it, in a single write.
+    let pipelined = "GET /echo?n=1 HTTP/1.1\r\nHost: x\r\n\r\n\
+        GET /echo?n=2 HTTP/1.1\r\nHost: x\r\n\r\n\
+        HEAD /echo?n=3 HTTP/1.1\r\nHost: x\r\n\r\n\
+        POST /echo?n=4 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello\
+        GET /echo?n=5 HTTP/1.1\r\nHost: x\r\n\r\n";
+    stream.write_all(pipelined.as_bytes()).await.expect("write");
+    let responses = read_responses_with_heads(&mut stream, 5, &[2]).await;
+    for (i, response) in responses.iter().enumerate() {
+        assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+        if i != 2 {
+            assert!(
+                response.contains(&format!("\"/echo?n={}\"", i + 1)),
+                "response {i} out of order: {response}"
+            );
+        }
+    }
+    assert!(responses[3].contains("\"body_len\":5"), "{}", responses[3]);
+    // The connection is still usable (now hyper's).
+    stream
+        .write_all(b"GET /echo?n=6 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+    let more = read_responses(&mut stream, 1).await;
+    assert!(more[0].contains("\"/echo?n=6\""), "{}", more[0]);
+}
+
+#[tokio::test]
+async fn a_kept_alive_connection_moves_to_hyper_for_a_static_file_and_keeps_working() {
+    let upstream = Upstream::start().await;
+    let proxy = start_proxy_with(
+        config(),
+        vec![
+            RouteConfig::to_upstream("/api", &upstream.addr.to_string()),
+            RouteConfig::to_static("/", "dist"),
+        ],
+        Default::default(),
+        |dir| {
+            std::fs::create_dir_all(dir.join("dist")).expect("dist");
+            std::fs::write(dir.join("dist/index.html"), "<p>home</p>").expect("index");
+        },
+    )
+    .await;
+    let mut stream = TcpStream::connect(proxy.addr).await.expect("connect");
+    for request in [
+        "GET /api/a HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /api/b HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n",
+        "GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /api/c HTTP/1.1\r\nHost: x\r\n\r\n",
+    ] {
+        stream.write_all(request.as_bytes()).await.expect("write");
+        let response = read_responses(&mut stream, 1).await.remove(0);
+        assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+        let path = request.split(' ').nth(1).unwrap_or("");
+        if path.starts_with("/api") {
+            assert!(response.contains(&format!("\"{path}\"")), "{response}");
+            // The forwarding headers are there on either path.
+            assert!(
+                response.contains("\"x-forwarded-for\":[\"127.0.0.1\"]")
+                    && response
+                        .contains("\"forwarded\":[\"for=127.0.0.1;proto=http;host=\\\"x\\\"\"]"),
+                "{response}"
+            );
+        } else {
+            assert!(response.ends_with("<p>home</p>"), "{response}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn idle_and_slow_fast_path_connections_are_closed_after_the_header_timeout() {
+    let upstream = Upstream::start().await;
+    let config = ProxyConfig {
+        header_timeout: Duration::from_millis(500),
+        ..config()
+    };
+    let proxy = start_proxy_with(
+        config,
+        vec![RouteConfig::to_upstream("/", &upstream.addr.to_string())],
+        Default::default(),
+        |_| {},
+    )
+    .await;
+    // Served, then idle: closed once the timeout passes without a new head.
+    let mut stream = TcpStream::connect(proxy.addr).await.expect("connect");
+    stream
+        .write_all(b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+    read_responses(&mut stream, 1).await;
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+        .await
+        .expect("closed within 5 s")
+        .unwrap_or(0);
+    assert_eq!(n, 0, "expected EOF");
+
+    // A head trickling in, byte by byte, never completes within the timeout.
+    let mut stream = TcpStream::connect(proxy.addr).await.expect("connect");
+    let started = std::time::Instant::now();
+    let mut closed = false;
+    for byte in
+        b"GET /echo HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+    {
+        if stream.write_all(&[*byte]).await.is_err() {
+            closed = true;
+            break;
+        }
+        if let Ok(Ok(0)) =
+            tokio::time::timeout(Duration::from_millis(100), stream.read(&mut buf)).await
+        {
+            closed = true;
+            break;
+        }
+    }
+    assert!(closed, "still open after {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn shutdown_closes_idle_fast_path_connections_and_finishes_in_flight_ones() {
+    let upstream = Upstream::start().await;
+    let proxy = start_proxy(vec![RouteConfig::to_upstream(
+        "/",
+        &upstream.addr.to_string(),
+    )])
+    .await;
+    let mut idle = TcpStream::connect(proxy.addr).await.expect("connect");
+    idle.write_all(b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+    read_responses(&mut idle, 1).await;
+    let mut busy = TcpStream::connect(proxy.addr).await.expect("connect");
+    busy.write_all(b"GET /slow?ms=600 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let started = std::time::Instant::now();
+    proxy.proxy.shutdown().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "shutdown waited for an idle connection"
+    );
+    let response = read_responses(&mut busy, 1).await.remove(0);
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert!(response.contains("connection: close\r\n"), "{response}");
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(Duration::from_secs(5), idle.read(&mut buf))
+        .await
+        .expect("idle connection closed")
+        .unwrap_or(0);
+    assert_eq!(n, 0);
+}
+
+#[tokio::test]
+async fn the_access_log_line_is_the_same_on_both_paths() {
+    let upstream = Upstream::start().await;
+    let proxy = start_proxy(vec![RouteConfig::to_upstream(
+        "/",
+        &upstream.addr.to_string(),
+    )])
+    .await;
+    let common = "Host: x\r\nReferer: http://app.example/p?code=S3CRET\r\nUser-Agent: t/\"1\"\r\n";
+    exchange(
+        proxy.addr,
+        &format!("GET /slow?ms=0&token=T0KEN HTTP/1.1\r\n{common}\r\n"),
+    )
+    .await;
+    exchange(
+        proxy.addr,
+        &format!("GET /slow?ms=0&token=T0KEN HTTP/1.1\r\n{common}Content-Length: 0\r\n\r\n"),
+    )
+    .await;
+    let TestProxy {
+        proxy: running,
+        dir,
+        ..
+    } = proxy;
+    running.shutdown().await;
+    let log =
+        std::fs::read_to_string(dir.path().join("logs/proxy-access.log")).expect("access log");
+    // Without the timestamp and the timings.
+    let lines: Vec<String> = log
+        .lines()
+        .map(|l| {
+            let (client, rest) = l.split_once(" [").expect("timestamp");
+            let rest = rest.split_once("] ").expect("timestamp end").1;
+            let rest = rest.split(" rt=").next().unwrap_or("");
+            format!("{client} {rest}")
+        })
+        .collect();
+    assert_eq!(lines.len(), 2, "{log}");
+    assert_eq!(lines[0], lines[1], "{log}");
+    assert_eq!(
+        lines[0],
+        "127.0.0.1 - - \"GET /slow?ms=0&token=[REDACTED] HTTP/1.1\" 200 4 \"http://app.example/p?code=[REDACTED]\" \"t/\\\"1\\\"\"",
+        "{log}"
+    );
+}
