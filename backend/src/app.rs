@@ -15,7 +15,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 use utoipa::OpenApi;
@@ -68,7 +70,7 @@ pub fn build_with(state: AppState, routes: OpenApiRouter<AppState>) -> Router {
     let body_limit = config.body_limit;
     router.layer(
         ServiceBuilder::new()
-            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuidV4))
             .layer(
                 TraceLayer::new_for_http()
                     .make_span_with(|req: &Request| {
@@ -91,6 +93,22 @@ pub fn build_with(state: AppState, routes: OpenApiRouter<AppState>) -> Router {
             }))
             .layer(DefaultBodyLimit::max(body_limit)),
     )
+}
+
+/// A random (v4) UUID per request that comes without an `x-request-id`, as tower-http's
+/// `MakeRequestUuid` makes, but drawn from the thread-local CSPRNG (`rand::random`) instead of
+/// `Uuid::new_v4`, which asks the kernel (a `getrandom` syscall) on every request.
+#[derive(Clone, Copy)]
+struct MakeRequestUuidV4;
+
+impl MakeRequestId for MakeRequestUuidV4 {
+    fn make_request_id<B>(&mut self, _: &http::Request<B>) -> Option<RequestId> {
+        let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+        let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        HeaderValue::from_str(id.hyphenated().encode_lower(&mut buf))
+            .ok()
+            .map(RequestId::new)
+    }
 }
 
 fn cors_layer(origins: &CorsOrigins) -> CorsLayer {

@@ -169,7 +169,8 @@ pub struct Config {
     /// `SECRET_KEY`: JWT signing key. A fixed development key in development/test.
     pub secret_key: SecretString,
     pub database: DatabaseConfig,
-    /// `DB_POOL_MAX`, default 8 (2-core machine: more connections only add contention).
+    /// `DB_POOL_MAX`, default 8 (2-core machine: more connections only add contention). Bounds
+    /// SeaORM's pool and, on PostgreSQL, separately the principal lane (`pg_lane`).
     pub db_pool_max: u32,
     /// `DB_CONNECT_ATTEMPTS`, default 5: tries at startup before giving up.
     pub db_connect_attempts: u32,

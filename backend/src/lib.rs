@@ -21,6 +21,7 @@ pub mod memory;
 pub mod migrate;
 pub mod migration;
 pub mod password;
+pub mod pg_lane;
 pub mod reset;
 pub mod resources;
 pub mod seed;

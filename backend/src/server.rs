@@ -23,9 +23,11 @@ pub async fn serve(config: Arc<Config>, db: sea_orm::DatabaseConnection) -> anyh
     let local = listener.local_addr().context("reading the bound address")?;
     let app = crate::app::build(AppState::new(db, config.clone())?);
     // Tests and runway read this line to learn the port when PORT=0.
+    // Before the "listening" line: whoever reads it may send SIGTERM at once.
+    let shutdown = shutdown_signal();
     tracing::info!(mode = %config.mode, database = %config.database.describe(), "listening on http://{local}");
     crate::memory::release_startup_memory();
-    run_until(listener, app, config.shutdown_timeout, shutdown_signal()).await
+    run_until(listener, app, config.shutdown_timeout, shutdown).await
 }
 
 /// Serve `app` until `shutdown` resolves; then stop accepting, let in-flight requests finish,
@@ -65,17 +67,23 @@ pub async fn run_until(
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+/// SIGTERM or SIGINT. The handlers are installed here, when called, not when the future is
+/// first polled: axum polls the shutdown future in a task it spawns, which can run after the
+/// first request was served, and a SIGTERM before that found the default action (exit by
+/// signal, no graceful stop; seen as a flaky `sigterm_stops_cleanly` on a busy host).
+fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{Signal, SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).ok();
+    let mut int = signal(SignalKind::interrupt()).ok();
+    async move {
+        async fn recv(s: Option<&mut Signal>) {
+            match s {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+        tokio::select! { _ = recv(term.as_mut()) => {}, _ = recv(int.as_mut()) => {} }
+    }
 }

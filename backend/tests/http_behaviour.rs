@@ -19,7 +19,23 @@ async fn request_id_is_generated_echoed_and_logged() {
         .and_then(|v| v.to_str().ok())
         .expect("x-request-id generated")
         .to_owned();
-    assert!(uuid::Uuid::parse_str(&generated).is_ok(), "{generated}");
+    let parsed = uuid::Uuid::parse_str(&generated).expect("a UUID");
+    assert_eq!(
+        parsed.get_version(),
+        Some(uuid::Version::Random),
+        "{generated}"
+    );
+    assert_eq!(
+        parsed.hyphenated().to_string(),
+        generated,
+        "lower-case hyphenated"
+    );
+    let other = app.get("/api/health").await;
+    assert_ne!(
+        other.headers()["x-request-id"],
+        generated.as_str(),
+        "a new id per request"
+    );
 
     let res = app
         .http

@@ -107,7 +107,7 @@ impl FromRequestParts<AppState> for Auth {
             ),
             JwtError::Invalid => AppError::unauthorized("The access token is invalid"),
         })?;
-        let principal = principal::load_by_id(&state.db, &state.auth.roles, claims.sub)
+        let principal = principal::load_for_request(state, claims.sub)
             .await?
             .ok_or_else(session_ended)?;
         if principal.deleted || i64::from(principal.token_version) != claims.ver {

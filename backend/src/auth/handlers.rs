@@ -139,7 +139,7 @@ fn clear_cookies(state: &AppState, res: &mut Response) {
 }
 
 async fn load(state: &AppState, id: Uuid) -> Result<Principal, AppError> {
-    principal::load_by_id(&state.db, &state.auth.roles, id)
+    principal::load_for_request(state, id)
         .await?
         .filter(|p| !p.deleted)
         .ok_or_else(session_ended)

@@ -1,11 +1,13 @@
 //! Who is making the request: the user row and their custom permission names, read in one
 //! primary-key query on every authenticated request (so the token version, `disabled` and soft
 //! delete are always current), plus their role and its permissions from the in-process
-//! [`RoleCache`] (a database read only on a miss).
+//! [`RoleCache`] (a database read only on a miss). An authenticated request reads it through
+//! [`load_for_request`] (on PostgreSQL over [`crate::pg_lane`]).
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, Utc};
+use sea_orm::sqlx::{self, Row as _, postgres::PgRow};
 use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, Value};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -13,6 +15,7 @@ use uuid::Uuid;
 
 use super::role_cache::{RoleCache, RoleInfo};
 use crate::error::AppError;
+use crate::state::AppState;
 
 /// A role as shown to clients.
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
@@ -153,6 +156,7 @@ pub async fn load_by_id(
     let row = db
         .query_one_raw(statement(backend, &sql, vec![id.into()]))
         .await?;
+    let row = row.as_ref().map(Row::from_query_result).transpose()?;
     assemble(db, roles, row).await
 }
 
@@ -174,25 +178,106 @@ pub async fn load_by_email(
             vec![email_lower.to_string().into()],
         ))
         .await?;
+    let row = row.as_ref().map(Row::from_query_result).transpose()?;
     assemble(db, roles, row).await
+}
+
+/// The row as read, before the role and the custom permission names are resolved.
+struct Row {
+    id: Uuid,
+    email: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    phone: Option<String>,
+    disabled: bool,
+    email_verified: bool,
+    provider: Option<String>,
+    token_version: i32,
+    password_hash: Option<String>,
+    deleted_at: Option<DateTime<Utc>>,
+    created_at: Option<DateTime<Utc>>,
+    role_id: Option<Uuid>,
+    custom: Option<String>,
+}
+
+impl Row {
+    fn from_query_result(row: &QueryResult) -> Result<Row, AppError> {
+        let get = |e: sea_orm::DbErr| AppError::internal(e);
+        Ok(Row {
+            id: row.try_get("", "id").map_err(get)?,
+            email: row.try_get("", "email").map_err(get)?,
+            first_name: row.try_get("", "first_name").map_err(get)?,
+            last_name: row.try_get("", "last_name").map_err(get)?,
+            phone: row.try_get("", "phone").map_err(get)?,
+            disabled: row.try_get("", "disabled").map_err(get)?,
+            email_verified: row.try_get("", "email_verified").map_err(get)?,
+            provider: row.try_get("", "provider").map_err(get)?,
+            token_version: row.try_get("", "token_version").map_err(get)?,
+            password_hash: row.try_get("", "password_hash").map_err(get)?,
+            deleted_at: row.try_get("", "deleted_at").map_err(get)?,
+            created_at: row
+                .try_get::<Option<DateTime<Utc>>>("", "created_at")
+                .ok()
+                .flatten(),
+            role_id: row.try_get("", "role_id").map_err(get)?,
+            custom: row.try_get("", "custom").map_err(get)?,
+        })
+    }
+
+    /// By position, in [`select`]'s column order.
+    fn from_pg_row(row: &PgRow) -> Result<Row, AppError> {
+        let get = |e: sqlx::Error| AppError::internal(e);
+        Ok(Row {
+            id: row.try_get(0).map_err(get)?,
+            email: row.try_get(1).map_err(get)?,
+            first_name: row.try_get(2).map_err(get)?,
+            last_name: row.try_get(3).map_err(get)?,
+            phone: row.try_get(4).map_err(get)?,
+            disabled: row.try_get(5).map_err(get)?,
+            email_verified: row.try_get(6).map_err(get)?,
+            provider: row.try_get(7).map_err(get)?,
+            token_version: row.try_get(8).map_err(get)?,
+            password_hash: row.try_get(9).map_err(get)?,
+            deleted_at: row.try_get(10).map_err(get)?,
+            created_at: row.try_get::<Option<DateTime<Utc>>, _>(11).ok().flatten(),
+            role_id: row.try_get(12).map_err(get)?,
+            custom: row.try_get(13).map_err(get)?,
+        })
+    }
+}
+
+/// The principal of an authenticated request: on PostgreSQL through [`PgLane`] (no second
+/// round trip per request, see `pg_lane`), the same query and result as [`load_by_id`].
+pub async fn load_for_request(state: &AppState, id: Uuid) -> Result<Option<Principal>, AppError> {
+    let Some(lane) = state.pg_lane.as_deref() else {
+        return load_by_id(&state.db, &state.auth.roles, id).await;
+    };
+    static SQL: LazyLock<String> =
+        LazyLock::new(|| format!("{}WHERE u.id = $1", select(DbBackend::Postgres)));
+    let mut conn = lane.acquire().await.map_err(AppError::internal)?;
+    let row = sqlx::query(SQL.as_str())
+        .bind(id)
+        .fetch_optional(conn.conn())
+        .await
+        .map_err(AppError::internal)?;
+    conn.release();
+    let row = row.as_ref().map(Row::from_pg_row).transpose()?;
+    assemble(&state.db, &state.auth.roles, row).await
 }
 
 async fn assemble(
     db: &impl ConnectionTrait,
     roles: &RoleCache,
-    row: Option<QueryResult>,
+    row: Option<Row>,
 ) -> Result<Option<Principal>, AppError> {
     let Some(row) = row else {
         return Ok(None);
     };
-    let get = |e: sea_orm::DbErr| AppError::internal(e);
-    let role_id: Option<Uuid> = row.try_get("", "role_id").map_err(get)?;
-    let role = match role_id {
+    let role = match row.role_id {
         Some(id) => roles.get(db, id).await?,
         None => None,
     };
-    let custom: Option<String> = row.try_get("", "custom").map_err(get)?;
-    let mut custom_permissions: Vec<String> = match custom.as_deref() {
+    let mut custom_permissions: Vec<String> = match row.custom.as_deref() {
         None | Some("[]") => Vec::new(),
         Some(json) => serde_json::from_str::<Vec<Option<String>>>(json)
             .map_err(AppError::internal)?
@@ -202,20 +287,19 @@ async fn assemble(
     };
     custom_permissions.sort_unstable();
     custom_permissions.dedup();
-    let deleted_at: Option<DateTime<Utc>> = row.try_get("", "deleted_at").map_err(get)?;
     Ok(Some(Principal {
-        id: row.try_get("", "id").map_err(get)?,
-        email: row.try_get("", "email").map_err(get)?,
-        first_name: row.try_get("", "first_name").map_err(get)?,
-        last_name: row.try_get("", "last_name").map_err(get)?,
-        phone: row.try_get("", "phone").map_err(get)?,
-        disabled: row.try_get("", "disabled").map_err(get)?,
-        email_verified: row.try_get("", "email_verified").map_err(get)?,
-        provider: row.try_get("", "provider").map_err(get)?,
-        token_version: row.try_get("", "token_version").map_err(get)?,
-        password_hash: row.try_get("", "password_hash").map_err(get)?,
-        deleted: deleted_at.is_some(),
-        created_at: row.try_get("", "created_at").ok(),
+        id: row.id,
+        email: row.email,
+        first_name: row.first_name,
+        last_name: row.last_name,
+        phone: row.phone,
+        disabled: row.disabled,
+        email_verified: row.email_verified,
+        provider: row.provider,
+        token_version: row.token_version,
+        password_hash: row.password_hash,
+        deleted: row.deleted_at.is_some(),
+        created_at: row.created_at,
         role,
         custom_permissions,
     }))
