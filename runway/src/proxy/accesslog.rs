@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use http::{HeaderValue, Method, StatusCode, Uri, Version};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, Version, header};
 use tokio::sync::Notify;
 
 const FLUSH_BYTES: usize = 64 * 1024;
@@ -36,6 +36,15 @@ pub const SECRET_PARAMS: &[&str] = &[
 const REDACTED: &str = "[REDACTED]";
 
 /// What one line says about one request.
+/// The body size a line reports: the response's `Content-Length`, when it has one (a
+/// streamed body of unknown length is logged as 0).
+pub fn body_bytes(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
 pub struct Line<'a> {
     /// The client IP as text (formatted once per connection).
     pub client: &'a str,

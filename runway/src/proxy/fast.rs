@@ -44,7 +44,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use super::accesslog::Line;
+use super::accesslog::{Line, body_bytes};
 use super::body::Body;
 use super::config::ProxyConfig;
 use super::forward::{Forwarded, forward_direct, prepare_headers};
@@ -190,18 +190,13 @@ pub async fn serve(
         drop(headers);
         drop(head);
         if let Some((referer, user_agent)) = logged {
-            let bytes = response
-                .headers()
-                .get(header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse().ok());
             shared.log.record(&Line {
                 client: &peer.ip_text,
                 method: &method,
                 uri: &uri,
                 version: Version::HTTP_11,
                 status: response.status(),
-                bytes,
+                bytes: body_bytes(response.headers()),
                 referer: referer.as_ref(),
                 user_agent: user_agent.as_ref(),
                 request_time: started.elapsed(),

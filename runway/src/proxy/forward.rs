@@ -148,19 +148,10 @@ pub async fn forward(
         let conn = match checked {
             Ok(conn) => conn,
             Err(err) => {
-                // Nothing was sent: safe to try again for any method.
-                if matches!(route.target, Target::Process(_))
-                    && Instant::now() < deadline
-                    && wait_for_change(table.as_mut(), deadline, Some(REFUSED_POLL)).await
-                {
-                    continue;
+                match connect_failed(route, table.as_mut(), Some(deadline), addr, err, json).await {
+                    Some(failed) => return failed,
+                    None => continue,
                 }
-                tracing::warn!("proxy: cannot connect to {addr}: {err}");
-                return bad_gateway(
-                    route,
-                    json,
-                    &format!("cannot connect to the upstream at {addr}"),
-                );
             }
         };
         let mut conn = conn;
@@ -297,20 +288,10 @@ pub async fn forward_direct(
         {
             Ok(conn) => conn,
             Err(err) => {
-                // Nothing was sent: safe to try again for any method.
-                if let Some(deadline) = deadline
-                    && process
-                    && Instant::now() < deadline
-                    && wait_for_change(table.as_mut(), deadline, Some(REFUSED_POLL)).await
-                {
-                    continue;
+                match connect_failed(route, table.as_mut(), deadline, addr, err, json).await {
+                    Some(failed) => return failed,
+                    None => continue,
                 }
-                tracing::warn!("proxy: cannot connect to {addr}: {err}");
-                return bad_gateway(
-                    route,
-                    json,
-                    &format!("cannot connect to the upstream at {addr}"),
-                );
             }
         };
         let reused = conn.reused;
@@ -398,6 +379,32 @@ async fn upstream_addr(
             Target::Static(_) => Err(bad_gateway(route, json, "not a proxied route")),
         };
     }
+}
+
+/// No connection to the upstream at `addr` could be made. Nothing was sent, so any method may
+/// try again: `None` when the route's process changed state within the retry window (connect
+/// again), else the 502 to answer.
+async fn connect_failed(
+    route: &Route,
+    table: Option<&mut UpstreamTable>,
+    deadline: Option<Instant>,
+    addr: SocketAddr,
+    err: impl std::fmt::Display,
+    json: bool,
+) -> Option<Forwarded> {
+    if let Some(deadline) = deadline
+        && matches!(route.target, Target::Process(_))
+        && Instant::now() < deadline
+        && wait_for_change(table, deadline, Some(REFUSED_POLL)).await
+    {
+        return None;
+    }
+    tracing::warn!("proxy: cannot connect to {addr}: {err}");
+    Some(bad_gateway(
+        route,
+        json,
+        &format!("cannot connect to the upstream at {addr}"),
+    ))
 }
 
 fn bad_gateway(route: &Route, json: bool, message: &str) -> Forwarded {

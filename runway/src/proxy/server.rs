@@ -22,7 +22,7 @@ use tokio::sync::{Notify, Semaphore, watch};
 use tokio::time::Instant;
 
 use super::UpstreamTable;
-use super::accesslog::{AccessLog, Line};
+use super::accesslog::{AccessLog, Line, body_bytes};
 use super::body::Body;
 use super::config::ProxyConfig;
 use super::error::{ProxyError, error_response, refuse};
@@ -332,18 +332,13 @@ async fn handle(
         upstream_time,
     } = dispatch(shared, req, peer, ambiguous).await;
     if let Some((method, uri, version, referer, user_agent)) = logged {
-        let bytes = response
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok());
         shared.log.record(&Line {
             client: &peer.ip_text,
             method: &method,
             uri: &uri,
             version,
             status: response.status(),
-            bytes,
+            bytes: body_bytes(response.headers()),
             referer: referer.as_ref(),
             user_agent: user_agent.as_ref(),
             request_time: started.elapsed(),
