@@ -13,8 +13,6 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, HeaderValue};
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
-use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
-use tracing::Level;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
@@ -66,22 +64,8 @@ pub fn build_with(state: AppState, routes: OpenApiRouter<AppState>) -> Router {
     let body_limit = config.body_limit;
     router.layer(
         ServiceBuilder::new()
-            // Outermost, so the trace span below sees the id.
+            // Request id, `request` span and access log (one line per request, in the span).
             .layer(RequestIdLayer)
-            .layer(
-                TraceLayer::new_for_http()
-                    .make_span_with(|req: &Request| {
-                        let id = req
-                            .headers()
-                            .get(REQUEST_ID)
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or("-");
-                        tracing::info_span!("request", request_id = %id, method = %req.method(), uri = %req.uri().path())
-                    })
-                    // One access-log line per request, inside the span (so with its id).
-                    .on_response(DefaultOnResponse::new().level(Level::INFO))
-                    .on_failure(DefaultOnFailure::new().level(Level::ERROR)),
-            )
             .layer(cors_layer(&config.cors))
             .layer(ErrorShapeLayer { limit: body_limit })
             .layer(DefaultBodyLimit::max(body_limit)),

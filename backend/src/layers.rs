@@ -1,29 +1,39 @@
-//! The app's own per-request HTTP layers, written as plain tower services: the request id
-//! (set on the request, echoed on the response) and the error shaping (a body declared over
+//! The app's own per-request HTTP layers, written as plain tower services: the request id and
+//! access log (id set on the request and echoed on the response; a `request` span; the access
+//! line per response) and the error shaping (a body declared over
 //! the limit refused before it is read; plain-text errors from layers or axum turned into the
 //! one JSON error shape). [`crate::app::build`] puts them in the stack.
 //!
 //! **Why hand-written.** Every request passes them. They replace tower-http's
-//! `SetRequestId` + `PropagateRequestId` (two layers for one job) and axum's `from_fn` +
-//! `map_response`, each of which boxes a future per request; these futures are small structs
-//! around the inner one, no allocation (docs/benchmarks.md, issue 3).
+//! `SetRequestId` + `Trace` + `PropagateRequestId` (three layers, and a wrapper around every
+//! response body) and axum's `from_fn` + `map_response`, each of which boxes a future per
+//! request; these futures are small structs around the inner one, no allocation
+//! (docs/benchmarks.md, issue 3). The log events are tower-http's `TraceLayer::new_for_http`
+//! ones (same messages, fields, levels and targets, so `RUST_LOG` filters keep working), minus
+//! its body wrapper's failure event for a body that errors midway: the one streamed body (the
+//! CSV export) logs that itself.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
 
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
+use tracing::Span;
 
 use crate::app::REQUEST_ID;
 use crate::error::{AppError, ErrorBody, code_for_status};
 
 /// Keeps the client's `x-request-id`, or sets a new random (v4) UUID on the request, and puts
-/// the same id on the response unless the response already carries one.
+/// the same id on the response unless the response already carries one. Runs the request in
+/// an INFO `request` span (id, method, path) and logs, like tower-http's `TraceLayer`, a DEBUG
+/// "started processing request", an INFO "finished processing request" (latency, status) and,
+/// for a 5xx, an ERROR "response failed".
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RequestIdLayer;
 
@@ -60,10 +70,33 @@ where
                 id
             }
         };
+        let span = tracing::info_span!(
+            target: "backend::app",
+            "request",
+            request_id = %id.to_str().unwrap_or("-"),
+            method = %req.method(),
+            uri = %req.uri().path()
+        );
+        let inner = {
+            let _entered = span.enter();
+            tracing::debug!(target: "tower_http::trace::on_request", "started processing request");
+            self.inner.call(req)
+        };
         RequestIdFuture {
-            inner: self.inner.call(req),
+            inner,
             id: Some(id),
+            span,
+            start: Instant::now(),
         }
+    }
+}
+
+/// tower-http's latency field: whole milliseconds, "N ms".
+struct Millis(Duration);
+
+impl std::fmt::Display for Millis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ms", self.0.as_millis())
     }
 }
 
@@ -82,6 +115,8 @@ pin_project! {
         #[pin]
         inner: F,
         id: Option<HeaderValue>,
+        span: Span,
+        start: Instant,
     }
 }
 
@@ -93,7 +128,24 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        let _entered = this.span.enter();
         let mut res = ready!(this.inner.poll(cx))?;
+        let latency = Millis(this.start.elapsed());
+        let status = res.status();
+        tracing::info!(
+            target: "tower_http::trace::on_response",
+            %latency,
+            status = i32::from(status.as_u16()),
+            "finished processing request"
+        );
+        if status.is_server_error() {
+            tracing::error!(
+                target: "tower_http::trace::on_failure",
+                classification = %format_args!("Status code: {status}"),
+                %latency,
+                "response failed"
+            );
+        }
         if let Some(id) = this.id.take()
             && !res.headers().contains_key(REQUEST_ID)
         {
@@ -218,4 +270,80 @@ fn json_errors(res: Response) -> Response {
     let (body_parts, body) = body.into_parts();
     parts.headers.extend(body_parts.headers);
     Response::from_parts(parts, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The access line, the 5xx failure line (both in the request's span), the echoed id and
+    /// the JSON error shape, as the tower-http/axum layers they replace produced them.
+    #[tokio::test]
+    async fn request_layers_log_echo_and_shape_errors() {
+        let logs = Captured::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _default = tracing::subscriber::set_default(subscriber);
+
+        let inner = tower::service_fn(|_req: Request| async {
+            Ok::<_, Infallible>((StatusCode::INTERNAL_SERVER_ERROR, "boom").into_response())
+        });
+        let svc = RequestIdLayer.layer(ErrorShapeLayer { limit: 10 }.layer(inner));
+        let req = Request::builder()
+            .uri("/x")
+            .header(REQUEST_ID, "rid-123")
+            .body(Body::empty())
+            .expect("request");
+        let res = svc.clone().oneshot(req).await.expect("infallible");
+        assert_eq!(res.status(), 500);
+        assert_eq!(res.headers()[REQUEST_ID], "rid-123");
+        assert_eq!(res.headers()[header::CONTENT_TYPE], "application/json");
+        let text = String::from_utf8(logs.0.lock().expect("lock").clone()).expect("utf-8");
+        assert!(
+            text.lines().any(|l| l.contains("rid-123")
+                && l.contains("finished processing request")
+                && l.contains("status=500")),
+            "{text}"
+        );
+        assert!(
+            text.lines().any(|l| l.contains("rid-123")
+                && l.contains("response failed")
+                && l.contains("Status code: 500 Internal Server Error")),
+            "{text}"
+        );
+
+        // Declared oversize: refused before the inner service, with a generated id.
+        let req = Request::builder()
+            .uri("/x")
+            .header(header::CONTENT_LENGTH, "11")
+            .body(Body::empty())
+            .expect("request");
+        let res = svc.oneshot(req).await.expect("infallible");
+        assert_eq!(res.status(), 413);
+        assert_eq!(res.headers()[header::CONNECTION], "close");
+        let id = res.headers()[REQUEST_ID].to_str().expect("ascii");
+        assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+    }
 }

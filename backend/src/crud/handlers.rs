@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tracing::Instrument;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -145,51 +146,57 @@ fn csv_response<R: Resource>(state: AppState, q: ListQuery) -> Response {
     } else {
         0
     };
+    // hyper polls the body after the handler returned, outside the request's span: each page
+    // query (and its error line) runs in that span again, so logs keep the request id.
+    let span = tracing::Span::current();
     let body = stream::unfold(
         (Some(header), state, q, start, 0u64, false),
-        move |(head, state, q, offset, sent, done)| async move {
-            if let Some(h) = head {
-                return Some((
-                    Ok::<_, std::io::Error>(h),
-                    (None, state, q, offset, sent, done),
-                ));
-            }
-            if done {
-                return None;
-            }
-            let want = match total {
-                Some(t) if sent >= t => return None,
-                Some(t) => CSV_CHUNK.min(t - sent),
-                None => CSV_CHUNK,
-            };
-            match engine::rows::<R>(&state, &q, want, offset).await {
-                Ok(rows) => {
-                    let n = rows.len() as u64;
-                    let mut text = String::new();
-                    for row in &rows {
-                        let mut cells = vec![row.get("id").map(csv::cell).unwrap_or_default()];
-                        cells.extend(
-                            R::FIELDS
-                                .iter()
-                                .filter(|f| f.column != "id")
-                                .map(|f| row.get(f.name).map(csv::cell).unwrap_or_default()),
-                        );
-                        text.push_str(&csv::line(cells.iter().map(String::as_str)));
-                    }
-                    let finished = n < want;
-                    if n == 0 {
-                        return None;
-                    }
-                    Some((Ok(text), (None, state, q, offset + n, sent + n, finished)))
+        move |(head, state, q, offset, sent, done)| {
+            async move {
+                if let Some(h) = head {
+                    return Some((
+                        Ok::<_, std::io::Error>(h),
+                        (None, state, q, offset, sent, done),
+                    ));
                 }
-                Err(e) => {
-                    tracing::error!("CSV export of {} stopped: {e}", R::NAME);
-                    Some((
-                        Err(std::io::Error::other("export failed")),
-                        (None, state, q, offset, sent, true),
-                    ))
+                if done {
+                    return None;
+                }
+                let want = match total {
+                    Some(t) if sent >= t => return None,
+                    Some(t) => CSV_CHUNK.min(t - sent),
+                    None => CSV_CHUNK,
+                };
+                match engine::rows::<R>(&state, &q, want, offset).await {
+                    Ok(rows) => {
+                        let n = rows.len() as u64;
+                        let mut text = String::new();
+                        for row in &rows {
+                            let mut cells = vec![row.get("id").map(csv::cell).unwrap_or_default()];
+                            cells.extend(
+                                R::FIELDS
+                                    .iter()
+                                    .filter(|f| f.column != "id")
+                                    .map(|f| row.get(f.name).map(csv::cell).unwrap_or_default()),
+                            );
+                            text.push_str(&csv::line(cells.iter().map(String::as_str)));
+                        }
+                        let finished = n < want;
+                        if n == 0 {
+                            return None;
+                        }
+                        Some((Ok(text), (None, state, q, offset + n, sent + n, finished)))
+                    }
+                    Err(e) => {
+                        tracing::error!("CSV export of {} stopped: {e}", R::NAME);
+                        Some((
+                            Err(std::io::Error::other("export failed")),
+                            (None, state, q, offset, sent, true),
+                        ))
+                    }
                 }
             }
+            .instrument(span.clone())
         },
     );
     let mut res = Response::new(Body::from_stream(body));
