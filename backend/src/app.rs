@@ -10,14 +10,9 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderName, HeaderValue};
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
 use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 use utoipa::OpenApi;
@@ -25,7 +20,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::CorsOrigins;
-use crate::error::{AppError, ErrorBody, code_for_status};
+use crate::error::{AppError, ErrorBody};
+use crate::layers::{ErrorShapeLayer, RequestIdLayer};
 use crate::state::AppState;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -70,7 +66,8 @@ pub fn build_with(state: AppState, routes: OpenApiRouter<AppState>) -> Router {
     let body_limit = config.body_limit;
     router.layer(
         ServiceBuilder::new()
-            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuidV4))
+            // Outermost, so the trace span below sees the id.
+            .layer(RequestIdLayer)
             .layer(
                 TraceLayer::new_for_http()
                     .make_span_with(|req: &Request| {
@@ -85,30 +82,10 @@ pub fn build_with(state: AppState, routes: OpenApiRouter<AppState>) -> Router {
                     .on_response(DefaultOnResponse::new().level(Level::INFO))
                     .on_failure(DefaultOnFailure::new().level(Level::ERROR)),
             )
-            .layer(PropagateRequestIdLayer::new(REQUEST_ID))
             .layer(cors_layer(&config.cors))
-            .layer(middleware::map_response(json_errors))
-            .layer(middleware::from_fn(move |req: Request, next: Next| {
-                reject_declared_oversize(req, next, body_limit)
-            }))
+            .layer(ErrorShapeLayer { limit: body_limit })
             .layer(DefaultBodyLimit::max(body_limit)),
     )
-}
-
-/// A random (v4) UUID per request that comes without an `x-request-id`, as tower-http's
-/// `MakeRequestUuid` makes, but drawn from the thread-local CSPRNG (`rand::random`) instead of
-/// `Uuid::new_v4`, which asks the kernel (a `getrandom` syscall) on every request.
-#[derive(Clone, Copy)]
-struct MakeRequestUuidV4;
-
-impl MakeRequestId for MakeRequestUuidV4 {
-    fn make_request_id<B>(&mut self, _: &http::Request<B>) -> Option<RequestId> {
-        let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
-        let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-        HeaderValue::from_str(id.hyphenated().encode_lower(&mut buf))
-            .ok()
-            .map(RequestId::new)
-    }
 }
 
 fn cors_layer(origins: &CorsOrigins) -> CorsLayer {
@@ -135,51 +112,4 @@ async fn not_found(req: Request) -> AppError {
         req.method(),
         req.uri().path()
     ))
-}
-
-/// A body announced bigger than the limit is refused before it is read, whatever the route.
-async fn reject_declared_oversize(req: Request, next: Next, limit: usize) -> Response {
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit as u64) {
-        let mut res = AppError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("Request body is larger than the limit of {limit} bytes (BODY_LIMIT_BYTES)"),
-        )
-        .into_response();
-        // The unread body is still on the wire: the connection can't be reused.
-        res.headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-        return res;
-    }
-    next.run(req).await
-}
-
-/// Errors made by layers or axum itself (405, 408, ...) come as plain text: give them the one
-/// JSON error shape, keeping status and headers.
-async fn json_errors(res: Response) -> Response {
-    let status = res.status();
-    if !(status.is_client_error() || status.is_server_error()) {
-        return res;
-    }
-    let is_json = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if is_json {
-        return res;
-    }
-    let (mut parts, _) = res.into_parts();
-    parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.remove(header::CONTENT_TYPE);
-    let message = status.canonical_reason().unwrap_or("Error").to_owned();
-    let body = axum::Json(ErrorBody::new(code_for_status(status), message)).into_response();
-    let (body_parts, body) = body.into_parts();
-    parts.headers.extend(body_parts.headers);
-    Response::from_parts(parts, body)
 }

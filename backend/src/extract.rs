@@ -20,6 +20,23 @@ impl<T: serde::Serialize> IntoResponse for Json<T> {
     }
 }
 
+/// A JSON response written into a buffer of `capacity` bytes from the start, where
+/// `axum::Json` starts at 128 bytes and grows (a realloc and copy per doubling).
+pub fn json_response(value: &impl serde::Serialize, capacity: usize) -> Response {
+    let mut buf = Vec::with_capacity(capacity);
+    match serde_json::to_writer(&mut buf, value) {
+        Ok(()) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            )],
+            buf,
+        )
+            .into_response(),
+        Err(e) => AppError::internal(e).into_response(),
+    }
+}
+
 impl From<JsonRejection> for AppError {
     fn from(rejection: JsonRejection) -> AppError {
         match rejection {

@@ -16,6 +16,7 @@ pub mod entities;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod layers;
 pub mod mail;
 pub mod memory;
 pub mod migrate;

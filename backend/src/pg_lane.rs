@@ -62,17 +62,48 @@ impl PgLane {
     }
 
     pub async fn acquire(&self) -> Result<LaneConn<'_>, sqlx::Error> {
-        tokio::time::timeout(ACQUIRE_TIMEOUT, self.acquire_inner())
-            .await
-            .map_err(|_| sqlx::Error::PoolTimedOut)?
+        // Uncontended case first: a free permit and a recently used idle connection need no
+        // wait, so no timer. `tokio::time::timeout` registers one with the runtime's timer
+        // wheel (a shared lock) and removes it again, on every request.
+        if let Ok(permit) = self.permits.try_acquire() {
+            if let Some(conn) = self.pop_fresh() {
+                return Ok(LaneConn {
+                    conn: Some(conn),
+                    lane: self,
+                    _permit: permit,
+                });
+            }
+            // A ping or a connect ahead: bounded like any other wait.
+            return tokio::time::timeout(ACQUIRE_TIMEOUT, self.checkout(permit))
+                .await
+                .map_err(|_| sqlx::Error::PoolTimedOut)?;
+        }
+        tokio::time::timeout(ACQUIRE_TIMEOUT, async {
+            let permit = self
+                .permits
+                .acquire()
+                .await
+                .map_err(|_| sqlx::Error::PoolClosed)?;
+            self.checkout(permit).await
+        })
+        .await
+        .map_err(|_| sqlx::Error::PoolTimedOut)?
     }
 
-    async fn acquire_inner(&self) -> Result<LaneConn<'_>, sqlx::Error> {
-        let permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| sqlx::Error::PoolClosed)?;
+    /// The most recently released idle connection, if it was used less than
+    /// [`PING_IF_IDLE_FOR`] ago (older ones are left for [`PgLane::checkout`] to ping).
+    fn pop_fresh(&self) -> Option<PgConnection> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        match idle.last() {
+            Some((_, since)) if since.elapsed() < PING_IF_IDLE_FOR => idle.pop().map(|(c, _)| c),
+            _ => None,
+        }
+    }
+
+    async fn checkout<'a>(
+        &'a self,
+        permit: SemaphorePermit<'a>,
+    ) -> Result<LaneConn<'a>, sqlx::Error> {
         let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let conn = match idle {
             Some((conn, since)) if since.elapsed() < PING_IF_IDLE_FOR => conn,

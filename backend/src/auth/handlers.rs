@@ -287,8 +287,9 @@ async fn signup(
         (status = 200, body = Profile),
         (status = 401, description = "Not signed in, or the session has ended", body = ErrorBody),
     ))]
-async fn me(auth: Auth) -> Json<Profile> {
-    Json(auth.principal.profile())
+async fn me(auth: Auth) -> Response {
+    // Borrowed, not a `Profile` copy: the hot path of the API (docs/benchmarks.md, issue 3).
+    crate::extract::json_response(&auth.principal.profile_ref(), 1024)
 }
 
 /// Rotate the refresh cookie and get fresh cookies.

@@ -9,7 +9,7 @@ use std::sync::{Arc, LazyLock};
 use chrono::{DateTime, Utc};
 use sea_orm::sqlx::{self, Row as _, postgres::PgRow};
 use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, Value};
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -64,6 +64,49 @@ pub struct Profile {
     pub created_at: Option<DateTime<Utc>>,
 }
 
+/// [`Profile`] borrowed from a [`Principal`]: same fields, same order, same JSON.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileRef<'a> {
+    id: Uuid,
+    email: &'a str,
+    first_name: Option<&'a str>,
+    last_name: Option<&'a str>,
+    phone_number: Option<&'a str>,
+    email_verified: bool,
+    disabled: bool,
+    provider: Option<&'a str>,
+    role: Option<&'a RoleRef>,
+    permissions: PermissionNames<'a>,
+    created_at: Option<DateTime<Utc>>,
+}
+
+/// [`Principal::permissions`] as a JSON array, without collecting owned names.
+struct PermissionNames<'a>(&'a Principal);
+
+impl Serialize for PermissionNames<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let p = self.0;
+        let role = p
+            .role
+            .as_ref()
+            .map(|r| r.permissions.as_slice())
+            .unwrap_or(&[]);
+        if p.custom_permissions.is_empty() {
+            // The role's names are already sorted and unique (RoleInfo).
+            return serializer.collect_seq(role);
+        }
+        let mut all: Vec<&str> = role
+            .iter()
+            .chain(&p.custom_permissions)
+            .map(String::as_str)
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        serializer.collect_seq(all)
+    }
+}
+
 impl Principal {
     pub fn global_access(&self) -> bool {
         self.role.as_ref().is_some_and(|r| r.role.global_access)
@@ -94,6 +137,24 @@ impl Principal {
             all.dedup();
         }
         all
+    }
+
+    /// The same JSON document as [`Principal::profile`], borrowing instead of copying every
+    /// string and permission name: `/me` writes it on every request.
+    pub fn profile_ref(&self) -> ProfileRef<'_> {
+        ProfileRef {
+            id: self.id,
+            email: &self.email,
+            first_name: self.first_name.as_deref(),
+            last_name: self.last_name.as_deref(),
+            phone_number: self.phone.as_deref(),
+            email_verified: self.email_verified,
+            disabled: self.disabled,
+            provider: self.provider.as_deref(),
+            role: self.role.as_ref().map(|r| &r.role),
+            permissions: PermissionNames(self),
+            created_at: self.created_at,
+        }
     }
 
     pub fn profile(&self) -> Profile {
@@ -303,4 +364,58 @@ async fn assemble(
         role,
         custom_permissions,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(custom: &[&str], role_perms: &[&str], role: bool) -> Principal {
+        Principal {
+            id: Uuid::from_u128(7),
+            email: "a\"b@example.com".into(),
+            first_name: Some("Zoë".into()),
+            last_name: None,
+            phone: Some("+1 555".into()),
+            disabled: false,
+            email_verified: true,
+            provider: Some("local".into()),
+            token_version: 3,
+            password_hash: Some("$argon2id$secret".into()),
+            deleted: false,
+            created_at: DateTime::from_timestamp(1_700_000_000, 123_000_000),
+            role: role.then(|| {
+                Arc::new(RoleInfo {
+                    role: RoleRef {
+                        id: Uuid::from_u128(9),
+                        name: "User".into(),
+                        global_access: false,
+                    },
+                    permissions: role_perms.iter().map(|s| s.to_string()).collect(),
+                })
+            }),
+            custom_permissions: custom.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// `/me` writes `profile_ref`; every other route `profile`: the documents must be equal,
+    /// byte for byte.
+    #[test]
+    fn profile_ref_serializes_like_profile() {
+        for p in [
+            principal(&[], &["READ_API_DOCS", "READ_USERS"], true),
+            principal(
+                &["CREATE_USERS", "READ_USERS"],
+                &["READ_API_DOCS", "READ_USERS"],
+                true,
+            ),
+            principal(&["DELETE_ROLES"], &[], false),
+            principal(&[], &[], false),
+        ] {
+            let owned = serde_json::to_string(&p.profile()).expect("serializes");
+            let borrowed = serde_json::to_string(&p.profile_ref()).expect("serializes");
+            assert_eq!(borrowed, owned);
+            assert!(!borrowed.contains("argon2"), "{borrowed}");
+        }
+    }
 }
