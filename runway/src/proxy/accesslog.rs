@@ -17,8 +17,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, Version, header};
+use http::{HeaderMap, StatusCode, Version, header};
 use tokio::sync::Notify;
+
+use super::headers::value_text;
 
 const FLUSH_BYTES: usize = 64 * 1024;
 /// Past this much unwritten log the newest lines are dropped rather than growing memory.
@@ -48,13 +50,15 @@ pub fn body_bytes(headers: &HeaderMap) -> Option<u64> {
 pub struct Line<'a> {
     /// The client IP as text (formatted once per connection).
     pub client: &'a str,
-    pub method: &'a Method,
-    pub uri: &'a Uri,
+    pub method: &'a str,
+    /// The request target as received (path and query).
+    pub target: &'a str,
     pub version: Version,
     pub status: StatusCode,
     pub bytes: Option<u64>,
-    pub referer: Option<&'a HeaderValue>,
-    pub user_agent: Option<&'a HeaderValue>,
+    /// Header values as bytes (the fast path has no `HeaderValue`s).
+    pub referer: Option<&'a [u8]>,
+    pub user_agent: Option<&'a [u8]>,
     pub request_time: Duration,
     pub upstream_time: Option<Duration>,
 }
@@ -152,15 +156,9 @@ fn format_line(text: &mut String, line: &Line<'_>) {
     push_timestamp(text);
     // Pushed piece by piece: `write!` and its formatting machinery showed up in profiles.
     text.push_str(" \"");
-    text.push_str(line.method.as_str());
+    text.push_str(line.method);
     text.push(' ');
-    push_target(
-        text,
-        line.uri
-            .path_and_query()
-            .map(|pq| pq.as_str())
-            .unwrap_or("/"),
-    );
+    push_target(text, line.target);
     text.push(' ');
     match line.version {
         Version::HTTP_10 => text.push_str("HTTP/1.0"),
@@ -253,8 +251,8 @@ fn is_secret_param(name: &str) -> bool {
 }
 
 /// The Referer like [`push_header`], its query redacted like the request line's.
-fn push_referer(text: &mut String, value: Option<&HeaderValue>) {
-    match value.and_then(|v| v.to_str().ok()) {
+fn push_referer(text: &mut String, value: Option<&[u8]>) {
+    match value.and_then(value_text) {
         Some(url) if url.contains('?') => {
             let mut redacted = String::with_capacity(url.len());
             push_target(&mut redacted, url);
@@ -265,8 +263,8 @@ fn push_referer(text: &mut String, value: Option<&HeaderValue>) {
 }
 
 /// A header's text with `"` escaped, or `-`.
-fn push_header(text: &mut String, value: Option<&HeaderValue>) {
-    match value.and_then(|v| v.to_str().ok()) {
+fn push_header(text: &mut String, value: Option<&[u8]>) {
+    match value.and_then(value_text) {
         Some(value) if value.contains('"') => text.push_str(&value.replace('"', "\\\"")),
         Some(value) => text.push_str(value),
         None => text.push('-'),
@@ -424,8 +422,8 @@ mod tests {
     #[test]
     fn referer_query_is_redacted_and_quotes_escaped() {
         let mut out = String::new();
-        let v = HeaderValue::from_static("https://app.example/cb?code=secret&a=\"b\"");
-        push_referer(&mut out, Some(&v));
+        let v = b"https://app.example/cb?code=secret&a=\"b\"";
+        push_referer(&mut out, Some(v));
         assert_eq!(out, "https://app.example/cb?code=[REDACTED]&a=\\\"b\\\"");
         let mut out = String::new();
         push_referer(&mut out, None);

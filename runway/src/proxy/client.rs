@@ -130,21 +130,40 @@ impl std::fmt::Display for Failure {
     }
 }
 
-/// Sends a bodiless request on `conn` and reads the response head. `headers` are sent as given
-/// (already stripped of hop-by-hop headers and with the forwarding headers added); `host` is
-/// sent when `headers` has no `Host`.
+/// The request head to send.
+#[derive(Clone, Copy)]
+pub enum RequestHead<'a> {
+    /// Formatted here from a header map (hyper's path): `headers` are sent as given (already
+    /// stripped of hop-by-hop headers and with the forwarding headers added), after a `Host`
+    /// when they have none.
+    Map {
+        path: &'a PathAndQuery,
+        headers: &'a HeaderMap,
+    },
+    /// Already formatted, request line to the empty line (the fast path builds it straight
+    /// from the client's head, see [`super::fast`]).
+    Raw(&'a [u8]),
+}
+
+/// Sends a bodiless request on `conn` and reads the response head. `host` is the `Host` sent
+/// when a [`RequestHead::Map`] has none.
 pub async fn exchange(
     mut conn: DirectConn,
     method: &Method,
-    path: &PathAndQuery,
-    headers: &HeaderMap,
+    head: RequestHead<'_>,
     host: impl FnOnce() -> HeaderValue,
 ) -> Result<Response<DirectBody>, Failure> {
-    write_head(&mut conn.out, method, path, headers, host);
     // Bytes left from a previous exchange mean the connection is out of step: not reused (the
     // body's release checks this too).
     conn.buf.clear();
-    if let Err(err) = conn.stream.write_all(&conn.out).await {
+    let written = match head {
+        RequestHead::Map { path, headers } => {
+            write_head(&mut conn.out, method, path, headers, host);
+            conn.stream.write_all(&conn.out).await
+        }
+        RequestHead::Raw(bytes) => conn.stream.write_all(bytes).await,
+    };
+    if let Err(err) = written {
         return Err(Failure::Dead(err));
     }
     let mut received = false;
@@ -172,7 +191,7 @@ pub async fn exchange(
 }
 
 /// Formats the request head into `out` (cleared first).
-fn write_head(
+pub(super) fn write_head(
     out: &mut Vec<u8>,
     method: &Method,
     path: &PathAndQuery,

@@ -10,6 +10,14 @@
 //! header order, `content-length`/chunked choice, `date`, `connection: close`), usually with
 //! one write for head and body. Then the next head, kept-alive or pipelined.
 //!
+//! The request head is never turned into a `HeaderMap`: [`parse`] records where the target and
+//! each header sit in the read buffer (which keeps the bytes until the request is done), and
+//! [`write_upstream_head`] formats the upstream head from them into a buffer kept per
+//! connection, with `prepare_headers`' rules (hop-by-hop out, forwarding headers via
+//! [`ForwardedIn`]; a unit test compares both). Per request that saved the header map's
+//! hashing, a `HeaderName`/`HeaderValue`/`Bytes` per header and the forwarding headers'
+//! allocations (docs/benchmarks.md, issue 5, 2026-12-03).
+//!
 //! Anything else — a body, an upgrade, the h2c preface, HTTP/1.0, a static or unrouted path,
 //! any malformed or over-limit head — hands the connection to hyper ([`Outcome::Hyper`]) with
 //! the bytes already read, which [`Rewind`] replays first; hyper then serves the rest of that
@@ -36,9 +44,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Buf, Bytes, BytesMut};
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::uri::PathAndQuery;
-use http::{Method, Response, StatusCode, Uri, Version};
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Method, Response, StatusCode, Version};
 use http_body::Body as _;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
@@ -46,9 +53,10 @@ use tokio::time::Instant;
 
 use super::accesslog::{Line, body_bytes};
 use super::body::Body;
+use super::client::RequestHead;
 use super::config::ProxyConfig;
-use super::forward::{Forwarded, forward_direct, prepare_headers};
-use super::headers::{Peer, prefers_json};
+use super::forward::{Forwarded, forward_direct};
+use super::headers::{ForwardedIn, Peer, prefers_json_text, value_text};
 use super::routes::{Target, host_name};
 use super::server::Shared;
 use super::zerocopy::{self, ZeroCopyWrite};
@@ -71,23 +79,145 @@ pub enum Outcome {
     Hyper(TcpStream, Bytes),
 }
 
-/// A plain request, parsed.
-struct FastRequest {
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    /// The head's bytes (header values share them), for the fallback if a late check fails.
-    head: Bytes,
+/// What a header of a plain request is to the fast path.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Other,
+    Host,
+    /// Hop-by-hop (`Connection: keep-alive`, `Keep-Alive`, `TE`, `Trailer`, `Proxy-*`): not sent
+    /// upstream.
+    Hop,
+    /// `Connection` (only `keep-alive` stays on the fast path; then it is hop-by-hop).
+    Connection,
+    XForwardedFor,
+    XForwardedProto,
+    XForwardedHost,
+    Forwarded,
+    Accept,
+    Referer,
+    UserAgent,
+    /// Framing (`Content-Length`, `Transfer-Encoding`: smuggling checks are hyper's),
+    /// `Upgrade`, `Expect`: the request is hyper's.
+    Refuse,
 }
 
-// Returned once per request and moved out at once; boxing would add an allocation per request.
-#[allow(clippy::large_enum_variant)]
+fn kind(name: &[u8]) -> Kind {
+    let is = |known: &[u8]| name.eq_ignore_ascii_case(known);
+    let known = match name.len() {
+        2 if is(b"te") => Kind::Hop,
+        4 if is(b"host") => Kind::Host,
+        6 if is(b"accept") => Kind::Accept,
+        6 if is(b"expect") => Kind::Refuse,
+        7 if is(b"referer") => Kind::Referer,
+        7 if is(b"trailer") => Kind::Hop,
+        7 if is(b"upgrade") => Kind::Refuse,
+        9 if is(b"forwarded") => Kind::Forwarded,
+        10 if is(b"connection") => Kind::Connection,
+        10 if is(b"keep-alive") => Kind::Hop,
+        10 if is(b"user-agent") => Kind::UserAgent,
+        14 if is(b"content-length") => Kind::Refuse,
+        15 if is(b"x-forwarded-for") => Kind::XForwardedFor,
+        16 if is(b"x-forwarded-host") => Kind::XForwardedHost,
+        17 if is(b"x-forwarded-proto") => Kind::XForwardedProto,
+        17 if is(b"transfer-encoding") => Kind::Refuse,
+        _ => Kind::Other,
+    };
+    if known == Kind::Other && name.len() >= 6 && name[..6].eq_ignore_ascii_case(b"proxy-") {
+        return Kind::Hop;
+    }
+    known
+}
+
+/// Where a header sits in the read buffer.
+#[derive(Clone, Copy)]
+struct Span {
+    name: (usize, usize),
+    value: (usize, usize),
+    kind: Kind,
+}
+
+const NO_SPAN: Span = Span {
+    name: (0, 0),
+    value: (0, 0),
+    kind: Kind::Other,
+};
+
+/// A plain request's head, as offsets into the start of the read buffer (which keeps the
+/// bytes until the request is done): no `HeaderMap`, no `Bytes` per header. Kept per
+/// connection and refilled for each request.
+struct Head {
+    /// The head's length in the buffer.
+    len: usize,
+    method: Method,
+    /// The request target (origin form) and where its query starts, if it has one.
+    target: (usize, usize),
+    query: Option<usize>,
+    count: usize,
+    headers: [Span; MAX_FAST_HEADERS],
+    /// Index in `headers` of the first header of a kind the fast path reads.
+    host: usize,
+    accept: Option<usize>,
+    referer: Option<usize>,
+    user_agent: Option<usize>,
+    xff: Option<usize>,
+    xfp: Option<usize>,
+    xfh: Option<usize>,
+    forwarded: Option<usize>,
+}
+
+impl Head {
+    fn new() -> Head {
+        Head {
+            len: 0,
+            method: Method::GET,
+            target: (0, 0),
+            query: None,
+            count: 0,
+            headers: [NO_SPAN; MAX_FAST_HEADERS],
+            host: 0,
+            accept: None,
+            referer: None,
+            user_agent: None,
+            xff: None,
+            xfp: None,
+            xfh: None,
+            forwarded: None,
+        }
+    }
+
+    fn value<'b>(&self, buf: &'b [u8], at: usize) -> &'b [u8] {
+        let (start, len) = self.headers[at].value;
+        &buf[start..start + len]
+    }
+
+    fn value_of<'b>(&self, buf: &'b [u8], at: Option<usize>) -> Option<&'b [u8]> {
+        at.map(|at| self.value(buf, at))
+    }
+
+    /// The request target (ASCII, checked by [`scan_target`]).
+    fn target<'b>(&self, buf: &'b [u8]) -> &'b str {
+        let (start, len) = self.target;
+        std::str::from_utf8(&buf[start..start + len]).unwrap_or("/")
+    }
+
+    /// The target's path (without the query).
+    fn path<'b>(&self, buf: &'b [u8]) -> &'b str {
+        let target = self.target(buf);
+        match self.query {
+            Some(at) => &target[..at],
+            None => target,
+        }
+    }
+}
+
+/// Returned once per request.
 enum Parsed {
     /// More bytes needed.
     Partial,
     /// Not for the fast path (or not valid): hyper gets it.
     Hyper,
-    Request(FastRequest),
+    /// A plain request: its head is described by the connection's [`Head`].
+    Request,
 }
 
 /// Serves the connection's requests until it closes or one needs hyper. `stopping` turns true
@@ -104,14 +234,18 @@ pub async fn serve(
     let header_timeout = config.header_timeout;
     let mut buf = BytesMut::with_capacity(READ_BUF);
     let mut out: Vec<u8> = Vec::with_capacity(1024);
+    // The upstream request head, formatted here for each request (kept: no allocation).
+    let mut upstream_head: Vec<u8> = Vec::with_capacity(1024);
+    let mut head = Head::new();
     // One timer for the connection's life, moved only when it fires early (see `read_head`):
     // no timer-wheel insert and removal per request.
     let timer = tokio::time::sleep(header_timeout);
     tokio::pin!(timer);
     loop {
-        let request = match read_head(
+        match read_head(
             &mut stream,
             &mut buf,
+            &mut head,
             timer.as_mut(),
             header_timeout,
             max_head,
@@ -120,50 +254,35 @@ pub async fn serve(
         )
         .await
         {
-            Ok(Parsed::Request(request)) => request,
+            Ok(Parsed::Request) => {}
             Ok(Parsed::Hyper) => return Outcome::Hyper(stream, buf.freeze()),
             Ok(Parsed::Partial) | Err(_) => return Outcome::Closed,
-        };
+        }
         let started = Instant::now();
         let runtime = shared.local_runtime();
-        let path = request.uri.path();
-        let host = request
-            .headers
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .and_then(host_name);
+        let bytes = &buf[..head.len];
+        let path = head.path(bytes);
+        let host = value_text(head.value(bytes, head.host)).and_then(host_name);
         let route = match runtime.routes.find(host, path) {
             Some(route) if !matches!(route.target, Target::Static(_)) => route,
             // Static files, no route: hyper's path answers those.
-            _ => return Outcome::Hyper(stream, rejoin(request.head, buf)),
+            _ => return Outcome::Hyper(stream, buf.freeze()),
         };
-        let Some(upstream_path) = super::forward::upstream_path(route, &request.uri) else {
-            return Outcome::Hyper(stream, rejoin(request.head, buf));
-        };
-        let FastRequest {
-            method,
-            uri,
-            mut headers,
-            head,
-        } = request;
-        let json = prefers_json(&headers, uri.path());
-        let logged = shared.log.enabled().then(|| {
-            (
-                headers.get(header::REFERER).cloned(),
-                headers.get(header::USER_AGENT).cloned(),
-            )
-        });
-        prepare_headers(&mut headers, &uri, peer);
+        let accept = head
+            .value_of(bytes, head.accept)
+            .and_then(value_text)
+            .unwrap_or("");
+        let json = prefers_json_text(accept, path);
+        write_upstream_head(&mut upstream_head, bytes, &head, route, peer);
         // Bytes behind this head: a pipelined request (the client is not gone).
-        let mut pipelined = !buf.is_empty();
+        let mut pipelined = buf.len() > head.len;
         let forwarded = {
             let forwarding = forward_direct(
                 &runtime.config,
                 &shared.upstreams,
                 route,
-                &method,
-                &upstream_path,
-                &headers,
+                &head.method,
+                RequestHead::Raw(&upstream_head),
                 json,
             );
             tokio::pin!(forwarding);
@@ -187,48 +306,154 @@ pub async fn serve(
         else {
             return Outcome::Closed;
         };
-        drop(headers);
-        drop(head);
-        if let Some((referer, user_agent)) = logged {
+        if shared.log.enabled() {
+            let bytes = &buf[..head.len];
             shared.log.record(&Line {
                 client: &peer.ip_text,
-                method: &method,
-                uri: &uri,
+                method: head.method.as_str(),
+                target: head.target(bytes),
                 version: Version::HTTP_11,
                 status: response.status(),
                 bytes: body_bytes(response.headers()),
-                referer: referer.as_ref(),
-                user_agent: user_agent.as_ref(),
+                referer: head.value_of(bytes, head.referer),
+                user_agent: head.value_of(bytes, head.user_agent),
                 request_time: started.elapsed(),
                 upstream_time,
             });
         }
+        buf.advance(head.len);
         let close = stopping.load(Ordering::Relaxed);
-        match write_response(&mut stream, &mut out, &method, response, close, pipelined).await {
+        match write_response(
+            &mut stream,
+            &mut out,
+            &head.method,
+            response,
+            close,
+            pipelined,
+        )
+        .await
+        {
             Ok(true) => {}
             Ok(false) | Err(_) => return Outcome::Closed,
         }
         if out.capacity() > 64 * 1024 {
             out = Vec::with_capacity(1024);
         }
+        if upstream_head.capacity() > 64 * 1024 {
+            upstream_head = Vec::with_capacity(1024);
+        }
     }
 }
 
-/// The head's bytes and what followed them, as one buffer again (a fallback after the head
-/// was split off; rare).
-fn rejoin(head: Bytes, rest: BytesMut) -> Bytes {
-    let mut all = BytesMut::with_capacity(head.len() + rest.len());
-    all.extend_from_slice(&head);
-    all.extend_from_slice(&rest);
-    all.freeze()
+/// Formats the upstream request head from the client's (`bytes`, described by `head`) with
+/// the rules of [`super::forward::prepare_headers`] and the client's head as the order: the
+/// target (the route's prefix stripped when it says so), hop-by-hop headers left out, the
+/// forwarding headers rewritten in place or added at the end in `add_forwarded`'s order. Names
+/// are written in lower case, as from a `HeaderMap`; unlike a `HeaderMap`, repeated names are
+/// not grouped together (the client's order is kept, as nginx keeps it).
+fn write_upstream_head(
+    out: &mut Vec<u8>,
+    bytes: &[u8],
+    head: &Head,
+    route: &super::routes::Route,
+    peer: &Peer,
+) {
+    out.clear();
+    out.extend_from_slice(head.method.as_str().as_bytes());
+    out.push(b' ');
+    let target = head.target(bytes);
+    if !route.strip_prefix || route.prefix == "/" {
+        out.extend_from_slice(target.as_bytes());
+    } else {
+        // As `forward::upstream_path`: the rest of the path ("/" when none), then the query.
+        let rest = route.rest(head.path(bytes));
+        out.extend_from_slice(if rest.is_empty() { "/" } else { rest }.as_bytes());
+        if let Some(at) = head.query {
+            out.extend_from_slice(&target.as_bytes()[at..]);
+        }
+    }
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    let host = head.value(bytes, head.host);
+    let forwarding = ForwardedIn {
+        host,
+        xff: head.value_of(bytes, head.xff),
+        xfp: head.value_of(bytes, head.xfp),
+        xfh: head.xfh.is_some(),
+        forwarded: head.value_of(bytes, head.forwarded),
+    };
+    let replace_proto = forwarding.replaces_proto(peer);
+    let replace_host = forwarding.replaces_host(peer);
+    for (at, span) in head.headers[..head.count].iter().enumerate() {
+        // Each rewritten header replaces its first occurrence; later ones are dropped.
+        match span.kind {
+            Kind::Hop | Kind::Connection | Kind::Refuse => continue,
+            Kind::XForwardedFor => {
+                if head.xff == Some(at) {
+                    out.extend_from_slice(b"x-forwarded-for: ");
+                    forwarding.push_xff(out, peer);
+                    out.extend_from_slice(b"\r\n");
+                }
+                continue;
+            }
+            Kind::XForwardedProto if replace_proto => {
+                if head.xfp == Some(at) {
+                    out.extend_from_slice(b"x-forwarded-proto: http\r\n");
+                }
+                continue;
+            }
+            Kind::XForwardedHost if replace_host => {
+                if head.xfh == Some(at) {
+                    push_header(out, b"x-forwarded-host", host);
+                }
+                continue;
+            }
+            Kind::Forwarded => {
+                if head.forwarded == Some(at) {
+                    out.extend_from_slice(b"forwarded: ");
+                    forwarding.push_forwarded(out, peer);
+                    out.extend_from_slice(b"\r\n");
+                }
+                continue;
+            }
+            _ => {}
+        }
+        let (name_at, name_len) = span.name;
+        out.extend(
+            bytes[name_at..name_at + name_len]
+                .iter()
+                .map(u8::to_ascii_lowercase),
+        );
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(head.value(bytes, at));
+        out.extend_from_slice(b"\r\n");
+    }
+    if head.xff.is_none() {
+        out.extend_from_slice(b"x-forwarded-for: ");
+        forwarding.push_xff(out, peer);
+        out.extend_from_slice(b"\r\n");
+    }
+    if replace_proto && head.xfp.is_none() {
+        out.extend_from_slice(b"x-forwarded-proto: http\r\n");
+    }
+    if replace_host && head.xfh.is_none() {
+        push_header(out, b"x-forwarded-host", host);
+    }
+    if head.forwarded.is_none() {
+        out.extend_from_slice(b"forwarded: ");
+        forwarding.push_forwarded(out, peer);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Reads until a complete head is in `buf` (or it cannot become a fast one), within the header
 /// timeout counted from now. `Err` or `Partial`: close the connection (timeout, EOF, error,
 /// shutdown while idle).
+#[allow(clippy::too_many_arguments)]
 async fn read_head(
     stream: &mut TcpStream,
     buf: &mut BytesMut,
+    head: &mut Head,
     mut timer: Pin<&mut tokio::time::Sleep>,
     header_timeout: Duration,
     max_head: usize,
@@ -239,7 +464,7 @@ async fn read_head(
     let mut deadline: Option<Instant> = None;
     loop {
         if !buf.is_empty() {
-            match parse(buf, max_head, max_headers) {
+            match parse(buf, head, max_head, max_headers) {
                 Parsed::Partial => {}
                 done => return Ok(done),
             }
@@ -280,8 +505,37 @@ async fn read_head(
     }
 }
 
-/// Judges the head at the start of `buf`; a fast request's head is split off `buf`.
-fn parse(buf: &mut BytesMut, max_head: usize, max_headers: usize) -> Parsed {
+/// Checks a request target the way `http`'s `PathAndQuery` parser would accept it, returning
+/// where the query starts. Refused (`Err`, the request goes to hyper): bytes that parser
+/// rejects, and a `#` fragment or non-ASCII bytes, which it would rewrite or check (rare).
+fn scan_target(target: &[u8]) -> Result<Option<usize>, ()> {
+    let path_byte = |b: u8| {
+        matches!(b, 0x21 | 0x24..=0x3B | 0x3D | 0x40..=0x5F | 0x61..=0x7A | 0x7C | 0x7E)
+            || matches!(b, b'"' | b'{' | b'}')
+    };
+    let query_byte = |b: u8| matches!(b, 0x21 | 0x24..=0x3B | 0x3D | 0x3F..=0x7E);
+    // `http`'s length limit for a path and query.
+    if target.is_empty() || target.len() >= u16::MAX as usize || target[0] != b'/' {
+        return Err(());
+    }
+    for (at, &b) in target.iter().enumerate() {
+        if b == b'?' {
+            return if target[at + 1..].iter().all(|&b| query_byte(b)) {
+                Ok(Some(at))
+            } else {
+                Err(())
+            };
+        }
+        if !path_byte(b) {
+            return Err(());
+        }
+    }
+    Ok(None)
+}
+
+/// Judges the head at the start of `buf` and describes a fast one in `head`; `buf` is left as
+/// it is (the head stays there until the request is done).
+fn parse(buf: &BytesMut, head: &mut Head, max_head: usize, max_headers: usize) -> Parsed {
     let mut slots = [httparse::EMPTY_HEADER; MAX_FAST_HEADERS];
     let mut request = httparse::Request::new(&mut slots);
     let len = match request.parse(buf) {
@@ -293,7 +547,7 @@ fn parse(buf: &mut BytesMut, max_head: usize, max_headers: usize) -> Parsed {
     if len > max_head || request.headers.len() > max_headers || request.version != Some(1) {
         return Parsed::Hyper;
     }
-    let method = match request.method {
+    head.method = match request.method {
         Some("GET") => Method::GET,
         Some("HEAD") => Method::HEAD,
         Some("DELETE") => Method::DELETE,
@@ -303,72 +557,63 @@ fn parse(buf: &mut BytesMut, max_head: usize, max_headers: usize) -> Parsed {
     let Some(path) = request.path else {
         return Parsed::Hyper;
     };
-    if !path.starts_with('/') {
+    let Ok(query) = scan_target(path.as_bytes()) else {
         return Parsed::Hyper;
-    }
+    };
     let base = buf.as_ptr() as usize;
-    let path_span = (path.as_ptr() as usize - base, path.len());
-    let count = request.headers.len();
-    let mut spans = [(0usize, 0usize, 0usize, 0usize); MAX_FAST_HEADERS];
+    head.len = len;
+    head.target = (path.as_ptr() as usize - base, path.len());
+    head.query = query;
+    head.count = request.headers.len();
+    head.accept = None;
+    head.referer = None;
+    head.user_agent = None;
+    head.xff = None;
+    head.xfp = None;
+    head.xfh = None;
+    head.forwarded = None;
     let mut hosts = 0;
-    for (span, h) in spans.iter_mut().zip(request.headers.iter()) {
+    for (at, (span, h)) in head
+        .headers
+        .iter_mut()
+        .zip(request.headers.iter())
+        .enumerate()
+    {
         let name = h.name.as_bytes();
-        let plain = if name.eq_ignore_ascii_case(b"host") {
-            hosts += 1;
-            true
-        } else if name.eq_ignore_ascii_case(b"connection") {
-            h.value.trim_ascii().eq_ignore_ascii_case(b"keep-alive")
-        } else {
-            // Framing (smuggling checks are hyper's), upgrades and `100-continue` are hyper's.
-            !(name.eq_ignore_ascii_case(b"content-length")
-                || name.eq_ignore_ascii_case(b"transfer-encoding")
-                || name.eq_ignore_ascii_case(b"upgrade")
-                || name.eq_ignore_ascii_case(b"expect"))
+        let kind = kind(name);
+        let first = |seen: &mut Option<usize>| {
+            if seen.is_none() {
+                *seen = Some(at);
+            }
         };
-        if !plain {
-            return Parsed::Hyper;
+        match kind {
+            Kind::Host => {
+                hosts += 1;
+                head.host = at;
+            }
+            Kind::Connection if !h.value.trim_ascii().eq_ignore_ascii_case(b"keep-alive") => {
+                return Parsed::Hyper;
+            }
+            Kind::Refuse => return Parsed::Hyper,
+            Kind::Accept => first(&mut head.accept),
+            Kind::Referer => first(&mut head.referer),
+            Kind::UserAgent => first(&mut head.user_agent),
+            Kind::XForwardedFor => first(&mut head.xff),
+            Kind::XForwardedProto => first(&mut head.xfp),
+            Kind::XForwardedHost => first(&mut head.xfh),
+            Kind::Forwarded => first(&mut head.forwarded),
+            _ => {}
         }
-        *span = (
-            name.as_ptr() as usize - base,
-            name.len(),
-            h.value.as_ptr() as usize - base,
-            h.value.len(),
-        );
+        *span = Span {
+            name: (name.as_ptr() as usize - base, name.len()),
+            value: (h.value.as_ptr() as usize - base, h.value.len()),
+            kind,
+        };
     }
     if hosts != 1 {
         return Parsed::Hyper;
     }
-    let head = buf.split_to(len).freeze();
-    let back = |head: Bytes, buf: &mut BytesMut| {
-        // A late refusal: put the head back in front of what followed it.
-        let mut all = BytesMut::with_capacity(head.len() + buf.len());
-        all.extend_from_slice(&head);
-        all.extend_from_slice(buf);
-        *buf = all;
-        Parsed::Hyper
-    };
-    let Ok(path) =
-        PathAndQuery::from_maybe_shared(head.slice(path_span.0..path_span.0 + path_span.1))
-    else {
-        return back(head, buf);
-    };
-    let mut headers = HeaderMap::with_capacity(count);
-    for &(name_at, name_len, value_at, value_len) in &spans[..count] {
-        let Ok(name) = HeaderName::from_bytes(&head[name_at..name_at + name_len]) else {
-            return back(head, buf);
-        };
-        let Ok(value) = HeaderValue::from_maybe_shared(head.slice(value_at..value_at + value_len))
-        else {
-            return back(head, buf);
-        };
-        headers.append(name, value);
-    }
-    Parsed::Request(FastRequest {
-        method,
-        uri: Uri::from(path),
-        headers,
-        head,
-    })
+    Parsed::Request
 }
 
 /// How the body goes out.
@@ -781,19 +1026,17 @@ impl ZeroCopyWrite for Rewind {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::{HeaderMap, Uri};
 
     fn judge(text: &str) -> &'static str {
-        let mut buf = BytesMut::from(text.as_bytes());
-        match parse(&mut buf, 16 * 1024, 50) {
+        let buf = BytesMut::from(text.as_bytes());
+        let mut head = Head::new();
+        match parse(&buf, &mut head, 16 * 1024, 50) {
             Parsed::Partial => "partial",
-            Parsed::Hyper => {
-                assert_eq!(&buf[..], text.as_bytes(), "the bytes must stay for hyper");
-                "hyper"
-            }
-            Parsed::Request(_) => "fast",
+            Parsed::Hyper => "hyper",
+            Parsed::Request => "fast",
         }
     }
-
     #[test]
     fn only_plain_heads_take_the_fast_path() {
         assert_eq!(judge("GET /api/x?y=1 HTTP/1.1\r\nHost: a\r\n\r\n"), "fast");
@@ -802,6 +1045,12 @@ mod tests {
             "fast"
         );
         assert_eq!(judge("GET /a HTTP/1.1\r\nHost: a\r\n"), "partial");
+        // Targets `http`'s parser takes as they are stay fast; a fragment, raw non-ASCII or a
+        // byte it refuses go to hyper (which answers or rewrites them as before).
+        assert_eq!(
+            judge("GET /a/{\"b\"}|~?q=[1]&r=`^`|x HTTP/1.1\r\nHost: a\r\n\r\n"),
+            "fast"
+        );
         for hyper in [
             "POST /a HTTP/1.1\r\nHost: a\r\n\r\n",
             "GET /a HTTP/1.0\r\nHost: a\r\n\r\n",
@@ -817,6 +1066,10 @@ mod tests {
             "GET /a HTTP/1.1\r\nHost: a\r\nX-Folded: one\r\n two\r\n\r\n",
             "GET /a HTTP/1.1\r\nHost : a\r\n\r\n",
             "GET /a\x01 HTTP/1.1\r\nHost: a\r\n\r\n",
+            "GET /a#f HTTP/1.1\r\nHost: a\r\n\r\n",
+            "GET /a?b#f HTTP/1.1\r\nHost: a\r\n\r\n",
+            "GET /\u{e9} HTTP/1.1\r\nHost: a\r\n\r\n",
+            "GET /a< HTTP/1.1\r\nHost: a\r\n\r\n",
         ] {
             assert_eq!(judge(hyper), "hyper", "{hyper:?}");
         }
@@ -833,13 +1086,91 @@ mod tests {
     }
 
     #[test]
-    fn a_fast_head_is_split_off_and_pipelined_bytes_stay() {
-        let mut buf = BytesMut::from(&b"GET /a HTTP/1.1\r\nHost: a\r\nX-B: 2\r\n\r\nGET /b"[..]);
-        let Parsed::Request(request) = parse(&mut buf, 16 * 1024, 50) else {
-            panic!("not fast");
-        };
-        assert_eq!(request.uri.path(), "/a");
-        assert_eq!(request.headers["x-b"], "2");
-        assert_eq!(&buf[..], b"GET /b");
+    fn a_fast_head_stays_in_the_buffer_with_pipelined_bytes_behind() {
+        let buf = BytesMut::from(&b"GET /a?q=1 HTTP/1.1\r\nHost: a\r\nX-B: 2\r\n\r\nGET /b"[..]);
+        let mut head = Head::new();
+        assert!(matches!(
+            parse(&buf, &mut head, 16 * 1024, 50),
+            Parsed::Request
+        ));
+        assert_eq!(head.target(&buf), "/a?q=1");
+        assert_eq!(head.path(&buf), "/a");
+        assert_eq!(&buf[head.len..], b"GET /b");
+    }
+
+    fn route(strip_prefix: bool) -> super::super::routes::Route {
+        super::super::routes::Route {
+            prefix: "/api".into(),
+            host: None,
+            strip_prefix,
+            target: Target::Upstream("127.0.0.1:9".parse().unwrap()),
+            authority: None,
+            max_body: 0,
+            retry_window: Duration::from_secs(1),
+            read_timeout: Duration::from_secs(1),
+            error_page: Bytes::new(),
+        }
+    }
+
+    /// The upstream head written from the raw client head is the one the `HeaderMap` path
+    /// (`prepare_headers` + the client's formatter) writes, for heads without repeated names
+    /// (which a `HeaderMap` would group).
+    #[test]
+    fn the_upstream_head_matches_the_header_map_path() {
+        let heads: [&[u8]; 5] = [
+            b"GET /api/x?y=1 HTTP/1.1\r\nHost: example.com:8080\r\nUser-Agent: t\r\nAccept: */*\r\n\r\n",
+            b"GET /api HTTP/1.1\r\nhost: a\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\nProxy-Authorization: x\r\nX-Kept: 1\r\n\r\n",
+            b"DELETE /api/y HTTP/1.1\r\nX-Forwarded-For: 10.0.0.1\r\nHost: h\"q\\\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: outside\r\nForwarded: for=10.0.0.1\r\nX-Z: z\r\n\r\n",
+            b"HEAD /api/z HTTP/1.1\r\nX-Forwarded-For:  \r\nHost: a\r\nForwarded: \r\nX-Forwarded-Proto: \xff\r\n\r\n",
+            b"OPTIONS /api?x HTTP/1.1\r\nHost: \xc3\xa9\r\nReferer: /r\r\n\r\n",
+        ];
+        let peers = [
+            Peer::new("127.0.0.1:5000".parse().unwrap()),
+            Peer::new("192.0.2.7:5000".parse().unwrap()),
+            Peer::new("[2001:db8::1]:5000".parse().unwrap()),
+        ];
+        for text in heads {
+            for strip in [false, true] {
+                for peer in &peers {
+                    let buf = BytesMut::from(text);
+                    let text = String::from_utf8_lossy(text);
+                    let mut head = Head::new();
+                    assert!(
+                        matches!(parse(&buf, &mut head, 16 * 1024, 50), Parsed::Request),
+                        "{text:?}"
+                    );
+                    let route = route(strip);
+                    let mut raw = Vec::new();
+                    write_upstream_head(&mut raw, &buf, &head, &route, peer);
+
+                    let mut slots = [httparse::EMPTY_HEADER; 64];
+                    let mut request = httparse::Request::new(&mut slots);
+                    request.parse(&buf).unwrap();
+                    let mut headers = HeaderMap::new();
+                    for h in request.headers.iter() {
+                        headers.append(
+                            HeaderName::from_bytes(h.name.as_bytes()).unwrap(),
+                            HeaderValue::from_bytes(h.value).unwrap(),
+                        );
+                    }
+                    let uri: Uri = request.path.unwrap().parse().unwrap();
+                    super::super::forward::prepare_headers(&mut headers, &uri, peer);
+                    let path = super::super::forward::upstream_path(&route, &uri).unwrap();
+                    let mut mapped = Vec::new();
+                    super::super::client::write_head(
+                        &mut mapped,
+                        &head.method,
+                        &path,
+                        &headers,
+                        || HeaderValue::from_static("unused"),
+                    );
+                    assert_eq!(
+                        String::from_utf8_lossy(&raw),
+                        String::from_utf8_lossy(&mapped),
+                        "{text:?} strip={strip} peer={peer:?}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -20,7 +20,7 @@ use hyper_util::rt::TokioIo;
 use tokio::time::Instant;
 
 use super::body::{Body, BodyTooLarge, ClientBodyError, IdleTimeout, Outgoing, caused_by};
-use super::client::{self, Failure};
+use super::client::{self, Failure, RequestHead};
 use super::config::ProxyConfig;
 use super::error::{error_response, refuse};
 use super::headers::{Peer, add_forwarded, prefers_json, strip_hop_by_hop, upgrade_protocol};
@@ -125,7 +125,11 @@ pub async fn forward(
     let has_body = !body.is_end_stream();
     if !has_body && upgrade.is_none() {
         // Bodiless, not an upgrade: the proxy's own client (see `client` for what goes where).
-        return forward_direct(config, upstreams, route, &method, &path, &headers, json).await;
+        let head = RequestHead::Map {
+            path: &path,
+            headers: &headers,
+        };
+        return forward_direct(config, upstreams, route, &method, head, json).await;
     }
     let idempotent = is_idempotent(&method);
     let mut body = has_body.then_some(body);
@@ -255,15 +259,14 @@ pub fn prepare_headers(headers: &mut HeaderMap, uri: &Uri, peer: &Peer) {
 }
 
 /// Forwards a request without a body that is not an upgrade through the proxy's own client
-/// ([`super::client`]). `headers` are already prepared ([`prepare_headers`]). Used by hyper's
-/// service and by the server's fast path ([`super::fast`]) alike.
+/// ([`super::client`]). A [`RequestHead::Map`]'s headers are already prepared
+/// ([`prepare_headers`]); the fast path ([`super::fast`]) sends a head it formatted itself.
 pub async fn forward_direct(
     config: &ProxyConfig,
     upstreams: &UpstreamTable,
     route: &Route,
     method: &Method,
-    path: &PathAndQuery,
-    headers: &HeaderMap,
+    head: RequestHead<'_>,
     json: bool,
 ) -> Forwarded {
     let idempotent = is_idempotent(method);
@@ -297,7 +300,7 @@ pub async fn forward_direct(
         let reused = conn.reused;
         let sent = Instant::now();
         let deadline = *deadline.get_or_insert(sent + route.retry_window);
-        let exchange = client::exchange(conn, method, path, headers, || {
+        let exchange = client::exchange(conn, method, head, || {
             upstream_host(addr, route.authority.as_ref())
         });
         match tokio::time::timeout(route.read_timeout, exchange).await {

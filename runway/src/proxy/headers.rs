@@ -152,7 +152,8 @@ fn append_list(existing: Option<&HeaderValue>, item: &str) -> Option<HeaderValue
 ///
 /// A loopback peer is a local tunnel or proxy (cloudflared in the seed's topology): its
 /// `X-Forwarded-Proto`/`-Host` describe the real client and are kept. Anyone else's are replaced.
-/// Runs on every proxied request, hence the care to format little.
+/// Runs on every proxied request, hence the care to format little. The fast path writes the
+/// same values straight into the upstream head ([`ForwardedIn`]).
 pub fn add_forwarded(headers: &mut HeaderMap, peer: &Peer, host: Option<&HeaderValue>) {
     let xff = append_list(headers.get(&X_FORWARDED_FOR), &peer.ip_text)
         .unwrap_or_else(|| peer.ip_value.clone());
@@ -173,30 +174,109 @@ pub fn add_forwarded(headers: &mut HeaderMap, peer: &Peer, host: Option<&HeaderV
         .unwrap_or("http");
     let host = host.and_then(|h| h.to_str().ok());
     let mut element =
-        String::with_capacity(peer.node.len() + proto.len() + host.map_or(0, str::len) + 24);
-    element.push_str("for=");
-    element.push_str(&peer.node);
-    element.push_str(";proto=");
-    element.push_str(proto);
-    if let Some(host) = host {
-        // RFC 7239: host values quoted; quotes and backslashes cannot be escaped reliably.
-        element.push_str(";host=\"");
-        element.extend(host.chars().filter(|c| *c != '"' && *c != '\\'));
-        element.push('"');
-    }
-    let forwarded = append_list(headers.get(header::FORWARDED), &element)
-        .or_else(|| HeaderValue::from_maybe_shared(bytes::Bytes::from(element)).ok());
+        Vec::with_capacity(peer.node.len() + proto.len() + host.map_or(0, str::len) + 24);
+    push_forwarded_element(&mut element, peer, proto, host);
+    let forwarded = append_list(
+        headers.get(header::FORWARDED),
+        std::str::from_utf8(&element).unwrap_or(""),
+    )
+    .or_else(|| HeaderValue::from_maybe_shared(bytes::Bytes::from(element)).ok());
     if let Some(value) = forwarded {
         headers.insert(header::FORWARDED, value);
     }
 }
 
+/// This proxy's `Forwarded` element: `for=NODE;proto=P[;host="H"]`.
+fn push_forwarded_element(out: &mut Vec<u8>, peer: &Peer, proto: &str, host: Option<&str>) {
+    out.extend_from_slice(b"for=");
+    out.extend_from_slice(peer.node.as_bytes());
+    out.extend_from_slice(b";proto=");
+    out.extend_from_slice(proto.as_bytes());
+    if let Some(host) = host {
+        // RFC 7239: host values quoted; quotes and backslashes cannot be escaped reliably.
+        out.extend_from_slice(b";host=\"");
+        out.extend(host.bytes().filter(|c| *c != b'"' && *c != b'\\'));
+        out.push(b'"');
+    }
+}
+
+/// A header value as text the way `HeaderValue::to_str` sees it: visible ASCII and tabs only.
+pub fn value_text(value: &[u8]) -> Option<&str> {
+    if value
+        .iter()
+        .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b))
+    {
+        std::str::from_utf8(value).ok()
+    } else {
+        None
+    }
+}
+
+/// The request's forwarding headers as the fast path found them in the client's head (first
+/// values, as `HeaderMap::get` gives them), to write what [`add_forwarded`] would set without
+/// a `HeaderMap`.
+pub struct ForwardedIn<'a> {
+    pub host: &'a [u8],
+    pub xff: Option<&'a [u8]>,
+    pub xfp: Option<&'a [u8]>,
+    pub xfh: bool,
+    pub forwarded: Option<&'a [u8]>,
+}
+
+impl ForwardedIn<'_> {
+    /// Whether the client's `X-Forwarded-Proto` is replaced (by `http`).
+    pub fn replaces_proto(&self, peer: &Peer) -> bool {
+        !peer.trusted || self.xfp.is_none()
+    }
+
+    /// Whether the client's `X-Forwarded-Host` is replaced (by `Host`).
+    pub fn replaces_host(&self, peer: &Peer) -> bool {
+        !peer.trusted || !self.xfh
+    }
+
+    /// `X-Forwarded-For`'s new value, as [`add_forwarded`] builds it.
+    pub fn push_xff(&self, out: &mut Vec<u8>, peer: &Peer) {
+        match self.xff.and_then(value_text).map(str::trim) {
+            Some(existing) if !existing.is_empty() => {
+                out.extend_from_slice(existing.as_bytes());
+                out.extend_from_slice(b", ");
+            }
+            _ => {}
+        }
+        out.extend_from_slice(peer.ip_text.as_bytes());
+    }
+
+    /// `Forwarded`'s new value, as [`add_forwarded`] builds it.
+    pub fn push_forwarded(&self, out: &mut Vec<u8>, peer: &Peer) {
+        let proto = if self.replaces_proto(peer) {
+            "http"
+        } else {
+            self.xfp.and_then(value_text).unwrap_or("http")
+        };
+        match self.forwarded.and_then(value_text).map(str::trim) {
+            Some(existing) if !existing.is_empty() => {
+                out.extend_from_slice(existing.as_bytes());
+                out.extend_from_slice(b", ");
+            }
+            _ => {}
+        }
+        push_forwarded_element(out, peer, proto, value_text(self.host));
+    }
+}
+
 /// Whether the client would rather read HTML than JSON (browsers) for an error.
 pub fn prefers_json(headers: &HeaderMap, path: &str) -> bool {
-    let accept = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    prefers_json_text(
+        headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(""),
+        path,
+    )
+}
+
+/// [`prefers_json`] from the `Accept` text (empty when absent or not text).
+pub fn prefers_json_text(accept: &str, path: &str) -> bool {
     if accept.contains("text/html") {
         return false;
     }

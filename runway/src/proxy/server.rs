@@ -334,13 +334,13 @@ async fn handle(
     if let Some((method, uri, version, referer, user_agent)) = logged {
         shared.log.record(&Line {
             client: &peer.ip_text,
-            method: &method,
-            uri: &uri,
+            method: method.as_str(),
+            target: uri.path_and_query().map_or("/", |pq| pq.as_str()),
             version,
             status: response.status(),
             bytes: body_bytes(response.headers()),
-            referer: referer.as_ref(),
-            user_agent: user_agent.as_ref(),
+            referer: referer.as_ref().map(|v| v.as_bytes()),
+            user_agent: user_agent.as_ref().map(|v| v.as_bytes()),
             request_time: started.elapsed(),
             upstream_time,
         });
