@@ -14,6 +14,30 @@ use anyhow::{Context, anyhow};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
+/// Retries `attempt` while it fails with `ETXTBSY` (for up to about 2 s), and only then.
+///
+/// Why: tests copy the binary before running it (tests/dotenv.rs). While one test's copy still
+/// has its write descriptor open, another test on another thread may fork; the forked child
+/// holds that descriptor until its own exec, and exec of the copy fails with "Text file busy"
+/// for that moment. Seen once on a loaded host.
+async fn retry_text_busy<T, F, Fut>(mut attempt: F) -> std::io::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::io::Result<T>>,
+{
+    const ETXTBSY: i32 = 26;
+    let mut retries = 0;
+    loop {
+        match attempt().await {
+            Err(e) if e.raw_os_error() == Some(ETXTBSY) && retries < 40 => {
+                retries += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            result => return result,
+        }
+    }
+}
+
 /// Variables the backend reads; stripped from the inherited environment (here, and by the
 /// runway tests that start the backend through runway).
 pub const CONFIG_VARS: &[&str] = &[
@@ -135,7 +159,7 @@ impl Backend {
 
     /// Run to completion (at most 120 s).
     pub async fn output(&self) -> anyhow::Result<Output> {
-        let fut = self.command().output();
+        let fut = retry_text_busy(|| async { self.command().output().await });
         let out = tokio::time::timeout(Duration::from_secs(120), fut)
             .await
             .map_err(|_| anyhow!("backend {:?} did not finish within 120 s", self.args))?
@@ -153,12 +177,14 @@ impl Backend {
         if me.args.is_empty() {
             me.args.push("start".to_owned());
         }
-        let mut child = me
-            .command()
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("spawning {}", me.bin.display()))?;
+        let mut child = retry_text_busy(|| async {
+            me.command()
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+        })
+        .await
+        .with_context(|| format!("spawning {}", me.bin.display()))?;
         let logs = Arc::new(Mutex::new(Vec::<String>::new()));
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
         if let Some(out) = child.stdout.take() {
