@@ -397,7 +397,7 @@ async fn serve_static(
         for (at, span) in head.headers[..head.count].iter().enumerate() {
             let (name_at, name_len) = span.name;
             let name = &bytes[name_at..name_at + name_len];
-            headers.set(name, value_text(head.value(bytes, at)));
+            headers.set(name, || value_text(head.value(bytes, at)));
         }
         let rest = route.rest(head.path(bytes));
         let response = shared.files.serve(dir, &head.method, rest, &headers).await;

@@ -76,8 +76,9 @@ impl<'a> FileRequest<'a> {
         }
     }
 
-    /// Sets the field `name` reads, if it is one and not set yet (the first value counts).
-    pub fn set(&mut self, name: &[u8], value: Option<&'a str>) {
+    /// Sets the field `name` reads, if it is one and not set yet (the first value counts);
+    /// `value` is only looked at then.
+    pub fn set(&mut self, name: &[u8], value: impl FnOnce() -> Option<&'a str>) {
         let is = |known: &[u8]| name.eq_ignore_ascii_case(known);
         let field = match name.len() {
             5 if is(b"range") => &mut self.range,
@@ -89,7 +90,7 @@ impl<'a> FileRequest<'a> {
             _ => return,
         };
         if field.is_none() {
-            *field = value;
+            *field = value();
         }
     }
 
@@ -118,6 +119,23 @@ struct Variant {
     data: Option<Bytes>,
     path: PathBuf,
     len: u64,
+    /// Its `ETag` and whole-file `Content-Length` values, made once (not per request).
+    etag: HeaderValue,
+    length: HeaderValue,
+}
+
+impl Variant {
+    /// `suffix` tells the encodings' ETags apart (see [`etag_matches`]).
+    fn new(data: Option<Bytes>, path: PathBuf, len: u64, etag: &str, suffix: &str) -> Variant {
+        Variant {
+            data,
+            path,
+            len,
+            etag: HeaderValue::from_str(&format!("\"{etag}{suffix}\""))
+                .unwrap_or(HeaderValue::from_static("\"0\"")),
+            length: HeaderValue::from(len),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -202,7 +220,8 @@ impl StaticFiles {
                 return response;
             }
         };
-        let mut relative = path.relative();
+        let extensionless = path.is_extensionless();
+        let mut relative = path.relative;
         if path.trailing_slash {
             if !relative.is_empty() {
                 relative.push('/');
@@ -214,7 +233,7 @@ impl StaticFiles {
             Lookup::Outside => plain(StatusCode::FORBIDDEN, "forbidden\n"),
             Lookup::NotFound => {
                 if dir.spa_fallback
-                    && path.is_extensionless()
+                    && extensionless
                     && headers.accepts_html()
                     && let Lookup::Found(entry) = self.lookup(dir, "index.html").await
                 {
@@ -471,13 +490,9 @@ fn load(
     } else {
         None
     };
-    let identity = Variant {
-        data: data.clone(),
-        path: file.clone(),
-        len,
-    };
+    let identity = Variant::new(data.clone(), file.clone(), len, &etag, "");
 
-    let sibling = |suffix: &str| -> Option<Variant> {
+    let sibling = |suffix: &str, etag_suffix: &str| -> Option<Variant> {
         let path = PathBuf::from(format!("{}.{suffix}", file.display()));
         let meta = std::fs::metadata(&path).ok()?;
         let canonical = path.canonicalize().ok()?;
@@ -489,30 +504,40 @@ fn load(
         } else {
             None
         };
-        Some(Variant {
+        Some(Variant::new(
             data,
-            path: canonical,
-            len: meta.len(),
-        })
+            canonical,
+            meta.len(),
+            &etag,
+            etag_suffix,
+        ))
     };
-    let mut br = sibling("br");
-    let mut gzip = sibling("gz");
+    let mut br = sibling("br", "-br");
+    let mut gzip = sibling("gz", "-gz");
     if compressible
         && let Some(data) = &data
         && len >= limits.compress_min
     {
         if gzip.is_none() {
-            gzip = compress_gzip(data).map(|bytes| Variant {
-                len: bytes.len() as u64,
-                data: Some(bytes),
-                path: file.clone(),
+            gzip = compress_gzip(data).map(|bytes| {
+                Variant::new(
+                    Some(bytes.clone()),
+                    file.clone(),
+                    bytes.len() as u64,
+                    &etag,
+                    "-gz",
+                )
             });
         }
         if br.is_none() {
-            br = compress_br(data).map(|bytes| Variant {
-                len: bytes.len() as u64,
-                data: Some(bytes),
-                path: file.clone(),
+            br = compress_br(data).map(|bytes| {
+                Variant::new(
+                    Some(bytes.clone()),
+                    file.clone(),
+                    bytes.len() as u64,
+                    &etag,
+                    "-br",
+                )
             });
         }
     }
@@ -697,40 +722,40 @@ fn parse_range(value: &str, len: u64) -> Result<Option<(u64, u64)>, ()> {
     Ok(Some(range))
 }
 
+/// The response for a found file. Headers go into one map sized once, in the order hyper writes
+/// them (insertion order), from values made when the file was loaded.
 fn respond(entry: &Entry, method: &Method, headers: &FileRequest<'_>) -> Response<Body> {
     let encoding = choose_encoding(entry, headers);
-    let (variant, etag_suffix, content_encoding) = match encoding {
-        Encoding::Brotli => (entry.br.as_ref(), "-br", Some("br")),
-        Encoding::Gzip => (entry.gzip.as_ref(), "-gz", Some("gzip")),
-        Encoding::Identity => (None, "", None),
+    let (variant, content_encoding) = match encoding {
+        Encoding::Brotli => (entry.br.as_ref(), Some("br")),
+        Encoding::Gzip => (entry.gzip.as_ref(), Some("gzip")),
+        Encoding::Identity => (None, None),
     };
     let variant = variant.unwrap_or(&entry.identity);
-    let etag = HeaderValue::from_str(&format!("\"{}{etag_suffix}\"", entry.etag))
-        .unwrap_or(HeaderValue::from_static("\"0\""));
 
-    let mut builder = Response::builder()
-        .header(header::ETAG, etag)
-        .header(header::LAST_MODIFIED, entry.last_modified.clone())
-        .header(header::CONTENT_TYPE, entry.content_type.clone());
+    let mut response = Response::new(Body::empty());
+    let map = response.headers_mut();
+    map.reserve(10);
+    map.insert(header::ETAG, variant.etag.clone());
+    map.insert(header::LAST_MODIFIED, entry.last_modified.clone());
+    map.insert(header::CONTENT_TYPE, entry.content_type.clone());
     if let Some(cache_control) = &entry.cache_control {
-        builder = builder.header(header::CACHE_CONTROL, cache_control.clone());
+        map.insert(header::CACHE_CONTROL, cache_control.clone());
     }
     if entry.br.is_some() || entry.gzip.is_some() {
-        builder = builder.header(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+        map.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     }
     if not_modified(entry, headers) {
-        return builder
-            .status(StatusCode::NOT_MODIFIED)
-            .body(Body::empty())
-            .unwrap_or_else(|_| plain(StatusCode::NOT_MODIFIED, ""));
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        return response;
     }
     if let Some(encoding) = content_encoding {
-        builder = builder.header(header::CONTENT_ENCODING, encoding);
+        map.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
     }
 
     let mut range = None;
     if encoding == Encoding::Identity {
-        builder = builder.header(header::ACCEPT_RANGES, "bytes");
+        map.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
         let if_range_ok = headers.if_range.is_none_or(|value| {
             etag_matches(value, &entry.etag)
                 || entry.last_modified.to_str().is_ok_and(|lm| lm == value)
@@ -741,38 +766,44 @@ fn respond(entry: &Entry, method: &Method, headers: &FileRequest<'_>) -> Respons
             match parse_range(value, variant.len) {
                 Ok(found) => range = found,
                 Err(()) => {
-                    return builder
-                        .status(StatusCode::RANGE_NOT_SATISFIABLE)
-                        .header(header::CONTENT_RANGE, format!("bytes */{}", variant.len))
-                        .body(Body::empty())
-                        .unwrap_or_else(|_| plain(StatusCode::RANGE_NOT_SATISFIABLE, ""));
+                    map.insert(
+                        header::CONTENT_RANGE,
+                        header_value(format!("bytes */{}", variant.len)),
+                    );
+                    *response.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
+                    return response;
                 }
             }
         }
     }
-    let (status, start, length) = match range {
+    let (start, length) = match range {
         Some((start, end)) => {
-            builder = builder.header(
+            map.insert(
                 header::CONTENT_RANGE,
-                format!("bytes {start}-{end}/{}", variant.len),
+                header_value(format!("bytes {start}-{end}/{}", variant.len)),
             );
-            (StatusCode::PARTIAL_CONTENT, start, end - start + 1)
+            map.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start + 1));
+            *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+            (start, end - start + 1)
         }
-        None => (StatusCode::OK, 0, variant.len),
+        None => {
+            map.insert(header::CONTENT_LENGTH, variant.length.clone());
+            (0, variant.len)
+        }
     };
-    builder = builder
-        .status(status)
-        .header(header::CONTENT_LENGTH, length);
-    let body = if method == Method::HEAD {
-        Body::empty()
-    } else if let Some(data) = &variant.data {
-        Body::full(data.slice(start as usize..(start + length) as usize))
-    } else {
-        stream_file(variant.path.clone(), start, length)
-    };
-    builder
-        .body(body)
-        .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "response error\n"))
+    if method != Method::HEAD {
+        *response.body_mut() = if let Some(data) = &variant.data {
+            Body::full(data.slice(start as usize..(start + length) as usize))
+        } else {
+            stream_file(variant.path.clone(), start, length)
+        };
+    }
+    response
+}
+
+/// A header value from text made of visible ASCII (a range's numbers).
+fn header_value(text: String) -> HeaderValue {
+    HeaderValue::try_from(text).unwrap_or(HeaderValue::from_static("bytes */0"))
 }
 
 /// Streams `length` bytes of `path` from `start`, 64 KiB at a time.

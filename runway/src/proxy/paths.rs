@@ -10,24 +10,34 @@ use percent_encoding::percent_decode_str;
 /// A request path reduced to plain file-name segments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SafePath {
-    pub segments: Vec<String>,
+    /// The decoded segments joined with `/` (the cache key and the path under the root).
+    pub relative: String,
     /// The request ended with `/`: a directory index is wanted.
     pub trailing_slash: bool,
 }
 
 impl SafePath {
-    /// Parses the part of the URL path after the route prefix.
+    /// Parses the part of the URL path after the route prefix. Per request on the static
+    /// path, so it allocates only the result (and a buffer for a segment with escapes).
     pub fn parse(raw: &str) -> Result<SafePath, &'static str> {
-        let mut segments = Vec::new();
+        let mut relative = String::with_capacity(raw.len());
+        let mut decoded = Vec::new();
         for raw_segment in raw.split('/') {
             if raw_segment.is_empty() {
                 continue;
             }
-            let bytes: Vec<u8> = percent_decode_str(raw_segment).collect();
+            // Without a `%` a segment decodes to itself.
+            let bytes = if raw_segment.contains('%') {
+                decoded.clear();
+                decoded.extend(percent_decode_str(raw_segment));
+                &decoded[..]
+            } else {
+                raw_segment.as_bytes()
+            };
             if bytes.iter().any(|b| matches!(b, b'/' | b'\\' | 0)) {
                 return Err("the path contains an encoded slash, a backslash or NUL");
             }
-            let segment = String::from_utf8(bytes).map_err(|_| "the path is not valid UTF-8")?;
+            let segment = std::str::from_utf8(bytes).map_err(|_| "the path is not valid UTF-8")?;
             if segment == "." || segment == ".." {
                 return Err("the path contains a `.` or `..` segment");
             }
@@ -37,22 +47,20 @@ impl SafePath {
             if segment.chars().any(char::is_control) {
                 return Err("the path contains control characters");
             }
-            segments.push(segment);
+            if !relative.is_empty() {
+                relative.push('/');
+            }
+            relative.push_str(segment);
         }
         Ok(SafePath {
-            segments,
+            relative,
             trailing_slash: raw.ends_with('/') || raw.is_empty(),
         })
     }
 
-    /// The segments joined with `/` (the cache key and the path under the root).
-    pub fn relative(&self) -> String {
-        self.segments.join("/")
-    }
-
     /// Whether the last segment has no extension (a client-side route such as `/users/42`).
     pub fn is_extensionless(&self) -> bool {
-        self.segments.last().is_none_or(|last| !last.contains('.'))
+        !self.relative.rsplit('/').next().unwrap_or("").contains('.')
     }
 }
 
@@ -63,9 +71,14 @@ mod tests {
     #[test]
     fn plain_paths_keep_their_segments() {
         let path = SafePath::parse("/assets/app%20v1.js").expect("valid");
-        assert_eq!(path.segments, vec!["assets", "app v1.js"]);
+        assert_eq!(path.relative, "assets/app v1.js");
         assert!(!path.trailing_slash);
-        assert!(SafePath::parse("/").expect("valid").trailing_slash);
+        assert!(!path.is_extensionless());
+        let path = SafePath::parse("//users/%34%32/").expect("valid");
+        assert_eq!(path.relative, "users/42");
+        assert!(path.trailing_slash && path.is_extensionless());
+        let root = SafePath::parse("/").expect("valid");
+        assert!(root.trailing_slash && root.relative.is_empty() && root.is_extensionless());
     }
 
     #[test]

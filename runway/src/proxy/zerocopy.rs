@@ -124,11 +124,17 @@ pub fn poll_write_vectored(
     loop {
         ready!(stream.poll_write_ready(cx))?;
         let result = stream.try_io(Interest::WRITABLE, || {
-            if index > 0 {
-                send_more(fd, &bufs[..index])
-            } else {
-                send_file(fd, &file, offset, bufs[0].len())
+            if index == 0 {
+                return send_file(fd, &file, offset, bufs[0].len());
             }
+            let head: usize = bufs[..index].iter().map(|b| b.len()).sum();
+            let sent = send_more(fd, &bufs[..index])?;
+            if sent < head {
+                return Ok(sent);
+            }
+            // The head is out: the file follows in the same call (no second lookup and wake-up).
+            // Should that fail, the head counts as written and the next call meets the error.
+            Ok(sent + send_file(fd, &file, offset, bufs[index].len()).unwrap_or(0))
         });
         match result {
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
