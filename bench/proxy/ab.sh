@@ -6,11 +6,25 @@
 #
 #   bash bench/proxy/ab.sh OLD/proxy-bench NEW/proxy-bench        # ROUNDS=4 DUR=5s
 #   WA=2 WB=1 bash bench/proxy/ab.sh BIN BIN                      # same build, 2 vs 1 workers
+#   URL=/assets/app-3f9a1c.js bash bench/proxy/ab.sh OLD NEW       # run.sh's 200 KB static file
+#                                                                 # (URL=/ for its 1 KB index)
+# CPU/req is also split into user and system time (the last two columns).
 set -uo pipefail
 trap "kill \$UP \$PA \$PB 2>/dev/null; kill \$(cat \$W/nginx.pid) 2>/dev/null; rm -rf \$W" EXIT
 A=$1; B=$2; ROUNDS=${ROUNDS:-4}; DUR=${DUR:-5s}
 W=$(mktemp -d /tmp/runway-proxy-ab.XXXXXX); mkdir -p $W/dist $W/logs $W/tmp; chmod 755 $W
-echo hi > $W/dist/index.html
+URL=${URL:-/api/health}
+# run.sh's static files: a 1 KB index.html and a 200 KB hashed asset.
+mkdir -p $W/dist/assets
+python3 - "$W/dist" <<'PY'
+import sys
+root = sys.argv[1]
+head = "<!doctype html><html><head><meta charset=utf-8><title>app</title></head><body><div id=root></div>"
+html = head + "<!--" + "x" * (1024 - len(head) - len("--></body></html>") - 4) + "--></body></html>"
+open(f"{root}/index.html", "w").write(html[:1024].ljust(1024))
+line = "export const f = (a, b) => a + b; console.log('runway bench');\n"
+open(f"{root}/assets/app-3f9a1c.js", "w").write((line * (204800 // len(line) + 1))[:204800])
+PY
 for p in 21102 21103; do wk=${WA:-2}; [ $p = 21103 ] && wk=${WB:-2}; cat > $W/rw$p.toml <<T
 [proxy]
 listen = ["127.0.0.1:$p"]
@@ -18,6 +32,9 @@ workers = $wk
 [[route]]
 path = "/api"
 upstream = "127.0.0.1:21100"
+[[route]]
+path = "/"
+static = "dist"
 T
 done
 cat > $W/nginx.conf <<N
@@ -26,12 +43,16 @@ pid $W/nginx.pid;
 error_log $W/logs/nginx-error.log;
 events { worker_connections 4096; }
 http {
+  include /etc/nginx/mime.types; default_type application/octet-stream; sendfile on; tcp_nopush on;
   access_log $W/logs/nginx-access.log;
   client_body_temp_path $W/tmp/body; proxy_temp_path $W/tmp/proxy; fastcgi_temp_path $W/tmp/f; uwsgi_temp_path $W/tmp/u; scgi_temp_path $W/tmp/s;
   keepalive_requests 100000;
   upstream backend { server 127.0.0.1:21100; keepalive 64; }
   server { listen 127.0.0.1:21101;
-    location /api { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host \$host; proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for; proxy_set_header X-Forwarded-Proto \$scheme; } } }
+    location /api { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host \$host; proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for; proxy_set_header X-Forwarded-Proto \$scheme; }
+    root $W/dist;
+    location /assets/ { add_header Cache-Control "public, max-age=31536000, immutable"; }
+    location / { try_files \$uri \$uri/ /index.html; } } }
 N
 WORKERS=1 $A upstream 127.0.0.1:21100 > $W/logs/up.log 2>&1 & UP=$!
 (cd $W && exec $A proxy $W/rw21102.toml > $W/logs/a.log 2>&1) & PA=$!
@@ -40,15 +61,16 @@ nginx -p $W -c $W/nginx.conf -g "daemon on;"
 sleep 1
 NG="$(cat $W/nginx.pid) $(pgrep -P $(cat $W/nginx.pid) | tr '\n' ' ')"
 ticks() { local t=0; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' /proc/$p/stat))); done; echo $t; }
+uticks() { local t=0; for p in "$@"; do t=$((t + $(awk '{print $14}' /proc/$p/stat))); done; echo $t; }
 one() { # name port pids...
   local name=$1 port=$2; shift 2
-  local before=$(ticks "$@")
-  out=$(wrk -t2 -c64 -d$DUR --latency http://127.0.0.1:$port/api/health)
-  local t=$(( $(ticks "$@") - before ))
+  local before=$(ticks "$@") ubefore=$(uticks "$@")
+  out=$(wrk -t2 -c64 -d$DUR --latency http://127.0.0.1:$port$URL)
+  local t=$(( $(ticks "$@") - before )) u=$(( $(uticks "$@") - ubefore ))
   n=$(awk '/requests in/ {print $1}' <<<"$out")
-  printf '%s %s %.2f %s %s %s\n' "$name" "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" "$(awk -v t=$t -v n=$n 'BEGIN{print t/100*1e6/n}')" "$(awk '$1=="99%" {print $2}' <<<"$out")" "$(cut -d' ' -f1 /proc/loadavg)"
+  printf '%s %s %.2f %s %s %.2f %.2f\n' "$name" "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" "$(awk -v t=$t -v n=$n 'BEGIN{print t/100*1e6/n}')" "$(awk '$1=="99%" {print $2}' <<<"$out")" "$(cut -d' ' -f1 /proc/loadavg)" "$(awk -v t=$u -v n=$n 'BEGIN{print t/100*1e6/n}')" "$(awk -v t=$((t - u)) -v n=$n 'BEGIN{print t/100*1e6/n}')"
 }
-echo "name rps cpu_us_per_req p99 load"
+echo "name rps cpu_us_per_req p99 load user_us sys_us"
 for i in $(seq 1 $ROUNDS); do
   one A 21102 $PA; one B 21103 $PB; one nginx 21101 $NG
 done

@@ -1,8 +1,9 @@
 //! The client side's fast path (plain proxied requests served before hyper) on raw sockets:
 //! its responses are byte for byte what hyper's path writes (dates aside; also for upstream
 //! heads in any spelling, with repeated or hop-by-hop headers), pipelined requests
-//! are answered in order across a hand-over to hyper, a kept-alive connection keeps working
-//! after a static request moved it to hyper, an idle or slow connection is closed after the
+//! are answered in order across a hand-over to hyper, a kept-alive connection serves proxied
+//! and static requests in turn (static files too are answered before hyper, byte for byte as
+//! hyper's path answers them), an idle or slow connection is closed after the
 //! header timeout, graceful shutdown closes idle fast-path connections, and the access log
 //! line is the same on both paths.
 
@@ -247,6 +248,81 @@ async fn upstream_heads_in_any_spelling_are_relayed_as_hyper_writes_them() {
     );
 }
 
+/// Static files: the fast path's answer (a plain GET/HEAD) is byte for byte hyper's (the same
+/// request with an empty `Content-Length`), for a big cached file sent with `sendfile`, its
+/// compressed variants, a precompressed sibling, 304s, ranges, the SPA fallback, a 404, a
+/// traversal attempt (400) and a refused method.
+#[tokio::test]
+async fn static_responses_on_the_fast_path_are_what_hyper_writes() {
+    // Compressible and above the sendfile threshold (64 KiB).
+    let line = "export const f = (a, b) => a + b; // static fast path\n";
+    let js = line.repeat(200 * 1024 / line.len());
+    let proxy = start_proxy_with(
+        config(),
+        vec![RouteConfig::to_static("/", "dist")],
+        Default::default(),
+        |dir| {
+            let dist = dir.join("dist");
+            std::fs::create_dir_all(dist.join("assets")).expect("dist");
+            std::fs::write(dist.join("index.html"), "<p>home</p>").expect("index");
+            std::fs::write(dist.join("assets/app-1a2b.js"), &js).expect("js");
+            std::fs::write(dist.join("assets/s.css"), "body { color: red }").expect("css");
+            std::fs::write(dist.join("assets/s.css.gz"), b"\x1f\x8bnot really").expect("gz");
+        },
+    )
+    .await;
+    let future = "If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT\r\n";
+    let past = "If-Modified-Since: Thu, 01 Jan 1970 00:00:01 GMT\r\n";
+    for (method, path, extra) in [
+        ("GET", "/assets/app-1a2b.js", ""),
+        ("HEAD", "/assets/app-1a2b.js", ""),
+        ("GET", "/assets/app-1a2b.js", "Accept-Encoding: gzip\r\n"),
+        (
+            "GET",
+            "/assets/app-1a2b.js",
+            "Accept-Encoding: gzip, br\r\n",
+        ),
+        ("GET", "/assets/app-1a2b.js", "If-None-Match: *\r\n"),
+        ("GET", "/assets/app-1a2b.js", "If-None-Match: \"0-0\"\r\n"),
+        ("GET", "/assets/app-1a2b.js", future),
+        ("GET", "/assets/app-1a2b.js", past),
+        ("GET", "/assets/app-1a2b.js", "Range: bytes=100-70000\r\n"),
+        ("GET", "/assets/app-1a2b.js", "Range: bytes=-10\r\n"),
+        ("GET", "/assets/app-1a2b.js", "Range: bytes=999999-\r\n"),
+        ("GET", "/assets/s.css", "Accept-Encoding: gzip\r\n"),
+        ("GET", "/", ""),
+        ("HEAD", "/index.html", future),
+        ("GET", "/some/page", "Accept: text/html\r\n"),
+        ("GET", "/some/page", ""),
+        ("GET", "/assets/missing.js", ""),
+        ("GET", "/%2e%2e/etc/passwd", ""),
+        ("DELETE", "/index.html", ""),
+    ] {
+        let fast = format!("{method} {path} HTTP/1.1\r\nHost: x\r\n{extra}\r\n");
+        let slow =
+            format!("{method} {path} HTTP/1.1\r\nHost: x\r\n{extra}Content-Length: 0\r\n\r\n");
+        let fast_answer = exchange(proxy.addr, &fast).await;
+        let hyper_answer = exchange(proxy.addr, &slow).await;
+        assert!(fast_answer.starts_with("HTTP/1.1 "), "{fast_answer}");
+        assert_eq!(
+            without_date(&fast_answer),
+            without_date(&hyper_answer),
+            "{method} {path} {extra}"
+        );
+    }
+    // The big file arrives whole on a kept-alive connection, twice (sendfile from the cache).
+    let mut stream = TcpStream::connect(proxy.addr).await.expect("connect");
+    let request = "GET /assets/app-1a2b.js HTTP/1.1\r\nHost: x\r\n\r\n";
+    stream
+        .write_all(format!("{request}{request}").as_bytes())
+        .await
+        .expect("write");
+    for response in read_responses(&mut stream, 2).await {
+        assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+        assert!(response.ends_with(&js), "body differs");
+    }
+}
+
 /// What arrives on a fresh connection within 500 ms.
 async fn first_bytes(addr: std::net::SocketAddr, request: &str) -> String {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
@@ -301,7 +377,7 @@ async fn pipelined_requests_are_answered_in_order_across_the_hand_over_to_hyper(
 }
 
 #[tokio::test]
-async fn a_kept_alive_connection_moves_to_hyper_for_a_static_file_and_keeps_working() {
+async fn a_kept_alive_connection_serves_proxied_and_static_requests_in_turn() {
     let upstream = Upstream::start().await;
     let proxy = start_proxy_with(
         config(),

@@ -18,8 +18,11 @@
 //! hashing, a `HeaderName`/`HeaderValue`/`Bytes` per header and the forwarding headers'
 //! allocations (docs/benchmarks.md, issue 5, 2026-12-03).
 //!
-//! Anything else — a body, an upgrade, the h2c preface, HTTP/1.0, a static or unrouted path,
-//! any malformed or over-limit head — hands the connection to hyper ([`Outcome::Hyper`]) with
+//! A plain request on a static route is answered here too ([`serve_static`]): the static file
+//! server's own response, written the same way (a big cached file with `sendfile`).
+//!
+//! Anything else — a body, an upgrade, the h2c preface, HTTP/1.0, an unrouted path, any
+//! malformed or over-limit head — hands the connection to hyper ([`Outcome::Hyper`]) with
 //! the bytes already read, which [`Rewind`] replays first; hyper then serves the rest of that
 //! connection exactly as before (its own 400/431 answers, smuggling checks, static files).
 //!
@@ -57,6 +60,7 @@ use super::body::Body;
 use super::client::RequestHead;
 use super::clock;
 use super::config::ProxyConfig;
+use super::files::{FileRequest, StaticDir};
 use super::forward::{Forwarded, forward_direct};
 use super::headers::{ForwardedIn, Peer, prefers_json_text, value_text};
 use super::routes::{Target, host_name};
@@ -272,10 +276,29 @@ pub async fn serve(
         let path = head.path(bytes);
         let host = value_text(head.value(bytes, head.host)).and_then(host_name);
         let route = match runtime.routes.find(host, path) {
-            Some(route) if !matches!(route.target, Target::Static(_)) => route,
-            // Static files, no route: hyper's path answers those.
-            _ => return Outcome::Hyper(stream, buf.freeze()),
+            Some(route) => route,
+            // No route: hyper's path answers those.
+            None => return Outcome::Hyper(stream, buf.freeze()),
         };
+        if let Target::Static(dir) = &route.target {
+            let served = serve_static(
+                shared,
+                peer,
+                &mut stream,
+                &mut buf,
+                &head,
+                &mut out,
+                route,
+                dir,
+                stopping,
+                started,
+            )
+            .await;
+            match served {
+                Ok(true) => continue,
+                Ok(false) | Err(_) => return Outcome::Closed,
+            }
+        }
         let accept = head
             .value_of(bytes, head.accept)
             .and_then(value_text)
@@ -351,6 +374,65 @@ pub async fn serve(
             upstream_head = Vec::with_capacity(1024);
         }
     }
+}
+
+/// A request on a static route: the static file server's own response
+/// ([`StaticFiles::serve`](super::files::StaticFiles::serve), the one hyper's path calls, fed
+/// the same request headers through [`FileRequest`]), written by [`write_response`] as hyper
+/// would write it, a big cached body with `sendfile` (see [`write_two`]); the same access log
+/// line as hyper's path. `Ok(true)`: the connection can be kept alive.
+///
+/// Why: handing the connection to hyper for static files cost, per request, hyper's parse and
+/// dispatch, the framing guard's second parse, a `HeaderMap` of the request and the service's
+/// state machines: about a quarter of the CPU of a 200 KB response, which nginx serves with
+/// less (docs/benchmarks.md, issue 5, 2026-12-03 late morning).
+#[allow(clippy::too_many_arguments)]
+async fn serve_static(
+    shared: &Shared,
+    peer: &Peer,
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    head: &Head,
+    out: &mut Vec<u8>,
+    route: &super::routes::Route,
+    dir: &StaticDir,
+    stopping: &AtomicBool,
+    started: Instant,
+) -> io::Result<bool> {
+    let response = {
+        let bytes = &buf[..head.len];
+        let mut headers = FileRequest::default();
+        for (at, span) in head.headers[..head.count].iter().enumerate() {
+            let (name_at, name_len) = span.name;
+            let name = &bytes[name_at..name_at + name_len];
+            headers.set(name, value_text(head.value(bytes, at)));
+        }
+        let rest = route.rest(head.path(bytes));
+        let response = shared.files.serve(dir, &head.method, rest, &headers).await;
+        if shared.log.enabled() {
+            shared.log.record(&Line {
+                client: &peer.ip_text,
+                method: head.method.as_str(),
+                target: head.target(bytes),
+                version: Version::HTTP_11,
+                status: response.status(),
+                bytes: body_bytes(&response),
+                referer: head.value_of(bytes, head.referer),
+                user_agent: head.value_of(bytes, head.user_agent),
+                request_time: started.elapsed(),
+                upstream_time: None,
+            });
+        }
+        response
+    };
+    let pipelined = buf.len() > head.len;
+    buf.advance(head.len);
+    let close = stopping.load(Ordering::Relaxed);
+    let keep = write_response(stream, out, &head.method, response, close, pipelined).await?;
+    if out.capacity() > 64 * 1024 {
+        *out = Vec::with_capacity(1024);
+    }
+    Ok(keep)
 }
 
 /// Formats the upstream request head from the client's (`bytes`, described by `head`) with
@@ -911,13 +993,18 @@ fn client_gone(stream: &TcpStream, cx: &mut Context<'_>, pipelined: &mut bool) -
     }
 }
 
-/// Writes `first` then `second`, with `writev` when possible.
+/// Writes `first` then `second`, with `writev` when possible; a `second` that is a cached
+/// static file's memory goes out with `sendfile` (`first` with `MSG_MORE`, see [`zerocopy`]).
 async fn write_two(stream: &mut TcpStream, first: &[u8], second: &[u8]) -> io::Result<()> {
     let (mut a, mut b) = (first, second);
-    while !a.is_empty() {
-        let n = stream
-            .write_vectored(&[IoSlice::new(a), IoSlice::new(b)])
-            .await?;
+    while !a.is_empty() || !b.is_empty() {
+        let n = poll_fn(|cx| {
+            let both = [IoSlice::new(a), IoSlice::new(b)];
+            // No empty slice in front: `zerocopy` would send it alone with `MSG_MORE`.
+            let bufs = if a.is_empty() { &both[1..] } else { &both[..] };
+            zerocopy::poll_write_vectored(stream, cx, bufs)
+        })
+        .await?;
         if n == 0 {
             return Err(io::ErrorKind::WriteZero.into());
         }
@@ -928,7 +1015,7 @@ async fn write_two(stream: &mut TcpStream, first: &[u8], second: &[u8]) -> io::R
             a = &[];
         }
     }
-    stream.write_all(b).await
+    Ok(())
 }
 
 fn invalid(why: &'static str) -> io::Error {

@@ -24,7 +24,6 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
 use super::body::{Body, BoxError};
-use super::headers::accepts_html;
 use super::paths::SafePath;
 use super::zerocopy;
 
@@ -48,6 +47,57 @@ pub struct StaticDir {
     /// `root` and a NUL: the prefix of this directory's keys in the file cache.
     pub cache_key: String,
     pub spa_fallback: bool,
+}
+
+/// The request headers the file server reads (each the first of its name, as text; a value
+/// that is not visible ASCII counts as absent, as with `HeaderValue::to_str`). Both the fast
+/// path (from its raw head) and hyper's path ([`FileRequest::from_headers`]) fill it, so the
+/// one [`StaticFiles::serve`] answers both alike.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FileRequest<'a> {
+    pub accept: Option<&'a str>,
+    pub accept_encoding: Option<&'a str>,
+    pub if_none_match: Option<&'a str>,
+    pub if_modified_since: Option<&'a str>,
+    pub range: Option<&'a str>,
+    pub if_range: Option<&'a str>,
+}
+
+impl<'a> FileRequest<'a> {
+    pub fn from_headers(headers: &'a HeaderMap) -> FileRequest<'a> {
+        let get = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+        FileRequest {
+            accept: get(header::ACCEPT),
+            accept_encoding: get(header::ACCEPT_ENCODING),
+            if_none_match: get(header::IF_NONE_MATCH),
+            if_modified_since: get(header::IF_MODIFIED_SINCE),
+            range: get(header::RANGE),
+            if_range: get(header::IF_RANGE),
+        }
+    }
+
+    /// Sets the field `name` reads, if it is one and not set yet (the first value counts).
+    pub fn set(&mut self, name: &[u8], value: Option<&'a str>) {
+        let is = |known: &[u8]| name.eq_ignore_ascii_case(known);
+        let field = match name.len() {
+            5 if is(b"range") => &mut self.range,
+            6 if is(b"accept") => &mut self.accept,
+            8 if is(b"if-range") => &mut self.if_range,
+            13 if is(b"if-none-match") => &mut self.if_none_match,
+            15 if is(b"accept-encoding") => &mut self.accept_encoding,
+            17 if is(b"if-modified-since") => &mut self.if_modified_since,
+            _ => return,
+        };
+        if field.is_none() {
+            *field = value;
+        }
+    }
+
+    /// For the SPA fallback: a browser navigation.
+    fn accepts_html(&self) -> bool {
+        self.accept
+            .is_some_and(|accept| accept.contains("text/html") || accept.contains("*/*"))
+    }
 }
 
 /// The shared cache of resolved files.
@@ -126,13 +176,14 @@ impl StaticFiles {
         self.epoch.elapsed().as_millis() as u64
     }
 
-    /// Answers a GET/HEAD for `rest` (the path after the route prefix) from `dir`.
+    /// Answers a GET/HEAD for `rest` (the path after the route prefix) from `dir`. A path
+    /// refused as malformed (400) also closes the connection.
     pub async fn serve(
         &self,
         dir: &StaticDir,
         method: &Method,
         rest: &str,
-        headers: &HeaderMap,
+        headers: &FileRequest<'_>,
     ) -> Response<Body> {
         if method != Method::GET && method != Method::HEAD {
             let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
@@ -143,7 +194,13 @@ impl StaticFiles {
         }
         let path = match SafePath::parse(rest) {
             Ok(path) => path,
-            Err(reason) => return plain(StatusCode::BAD_REQUEST, &format!("{reason}\n")),
+            Err(reason) => {
+                let mut response = plain(StatusCode::BAD_REQUEST, &format!("{reason}\n"));
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                return response;
+            }
         };
         let mut relative = path.relative();
         if path.trailing_slash {
@@ -158,7 +215,7 @@ impl StaticFiles {
             Lookup::NotFound => {
                 if dir.spa_fallback
                     && path.is_extensionless()
-                    && accepts_html(headers)
+                    && headers.accepts_html()
                     && let Lookup::Found(entry) = self.lookup(dir, "index.html").await
                 {
                     return respond(&entry, method, headers);
@@ -540,11 +597,8 @@ enum Encoding {
     Brotli,
 }
 
-fn choose_encoding(entry: &Entry, headers: &HeaderMap) -> Encoding {
-    let Some(accept) = headers
-        .get(header::ACCEPT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-    else {
+fn choose_encoding(entry: &Entry, headers: &FileRequest<'_>) -> Encoding {
+    let Some(accept) = headers.accept_encoding else {
         return Encoding::Identity;
     };
     let accepts = |name: &str| {
@@ -585,16 +639,12 @@ fn etag_matches(list: &str, base: &str) -> bool {
     })
 }
 
-fn not_modified(entry: &Entry, headers: &HeaderMap) -> bool {
-    if let Some(list) = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-    {
+fn not_modified(entry: &Entry, headers: &FileRequest<'_>) -> bool {
+    if let Some(list) = headers.if_none_match {
         return etag_matches(list, &entry.etag);
     }
     if let Some(since) = headers
-        .get(header::IF_MODIFIED_SINCE)
-        .and_then(|v| v.to_str().ok())
+        .if_modified_since
         .and_then(|v| httpdate::parse_http_date(v).ok())
     {
         let modified = entry
@@ -647,7 +697,7 @@ fn parse_range(value: &str, len: u64) -> Result<Option<(u64, u64)>, ()> {
     Ok(Some(range))
 }
 
-fn respond(entry: &Entry, method: &Method, headers: &HeaderMap) -> Response<Body> {
+fn respond(entry: &Entry, method: &Method, headers: &FileRequest<'_>) -> Response<Body> {
     let encoding = choose_encoding(entry, headers);
     let (variant, etag_suffix, content_encoding) = match encoding {
         Encoding::Brotli => (entry.br.as_ref(), "-br", Some("br")),
@@ -681,14 +731,11 @@ fn respond(entry: &Entry, method: &Method, headers: &HeaderMap) -> Response<Body
     let mut range = None;
     if encoding == Encoding::Identity {
         builder = builder.header(header::ACCEPT_RANGES, "bytes");
-        let if_range_ok = headers
-            .get(header::IF_RANGE)
-            .and_then(|v| v.to_str().ok())
-            .is_none_or(|value| {
-                etag_matches(value, &entry.etag)
-                    || entry.last_modified.to_str().is_ok_and(|lm| lm == value)
-            });
-        if let Some(value) = headers.get(header::RANGE).and_then(|v| v.to_str().ok())
+        let if_range_ok = headers.if_range.is_none_or(|value| {
+            etag_matches(value, &entry.etag)
+                || entry.last_modified.to_str().is_ok_and(|lm| lm == value)
+        });
+        if let Some(value) = headers.range
             && if_range_ok
         {
             match parse_range(value, variant.len) {

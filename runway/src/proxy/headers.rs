@@ -300,13 +300,6 @@ pub fn prefers_json_text(accept: &str, path: &str) -> bool {
 }
 
 /// Whether the request accepts an HTML answer (SPA fallback).
-pub fn accepts_html(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html") || accept.contains("*/*"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

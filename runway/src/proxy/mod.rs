@@ -14,7 +14,7 @@
 //! `client` (the own HTTP/1.1 upstream client for bodiless requests), `pool` (upstream
 //! connections, per worker thread), `files` + `paths` (static files),
 //! `headers`, `body`, `accesslog`, `error`; `fast` (the client side's fast path for plain
-//! proxied requests, before hyper).
+//! proxied and static requests, before hyper).
 
 mod accesslog;
 mod body;

@@ -1,7 +1,7 @@
 //! The client side: listeners, the connection limit, HTTP/1.1 (and h2c) connections with their
 //! header limits and timeouts, and the per-request dispatch to a route. Each connection starts
 //! on the fast path ([`super::fast`]) and is handed to hyper at its first request that is not a
-//! plain proxied one.
+//! plain proxied or static one.
 
 use std::cell::RefCell;
 use std::convert::Infallible;
@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use http::header::{self, HeaderValue};
+use http::header;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -27,7 +27,7 @@ use super::body::Body;
 use super::config::ProxyConfig;
 use super::error::{ProxyError, error_response, refuse};
 use super::fast;
-use super::files::StaticFiles;
+use super::files::{FileRequest, StaticFiles};
 use super::forward::{Forwarded, forward};
 use super::framing::FramingGuard;
 use super::headers::{Peer, framing_problem, prefers_json};
@@ -385,15 +385,8 @@ async fn dispatch(
     match &route.target {
         Target::Static(dir) => {
             let rest = route.rest(req.uri().path());
-            let mut response = shared
-                .files
-                .serve(dir, req.method(), rest, req.headers())
-                .await;
-            if response.status() == StatusCode::BAD_REQUEST {
-                response
-                    .headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            }
+            let headers = FileRequest::from_headers(req.headers());
+            let response = shared.files.serve(dir, req.method(), rest, &headers).await;
             response.into()
         }
         _ => forward(&runtime.config, &shared.upstreams, route, req, peer).await,
