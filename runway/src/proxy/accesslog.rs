@@ -15,11 +15,13 @@ use std::fs::{File, OpenOptions};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use http::{HeaderMap, StatusCode, Version, header};
+use http::{Response, StatusCode, Version, header};
 use tokio::sync::Notify;
 
+use super::body::Body;
+use super::clock;
 use super::headers::value_text;
 
 const FLUSH_BYTES: usize = 64 * 1024;
@@ -37,16 +39,21 @@ pub const SECRET_PARAMS: &[&str] = &[
 ];
 const REDACTED: &str = "[REDACTED]";
 
-/// What one line says about one request.
-/// The body size a line reports: the response's `Content-Length`, when it has one (a
-/// streamed body of unknown length is logged as 0).
-pub fn body_bytes(headers: &HeaderMap) -> Option<u64> {
-    headers
+/// The body size a line reports: the response's `Content-Length` (kept in the raw head when
+/// the fast path relays it as received), when it has one (a streamed body of unknown length is
+/// logged as 0).
+pub fn body_bytes(response: &Response<Body>) -> Option<u64> {
+    if let Some(raw) = response.body().raw_head() {
+        return Some(raw.content_length());
+    }
+    response
+        .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
 }
 
+/// What one line says about one request.
 pub struct Line<'a> {
     /// The client IP as text (formatted once per connection).
     pub client: &'a str,
@@ -273,9 +280,7 @@ fn push_header(text: &mut String, value: Option<&[u8]>) {
 
 /// Appends `[28/Nov/2026:13:14:35 +0000]`, formatted once per second.
 fn push_timestamp(text: &mut String) {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+    let secs = clock::unix_secs() as i64;
     let format = |secs: i64| {
         chrono::DateTime::from_timestamp(secs, 0)
             .unwrap_or_default()

@@ -17,7 +17,7 @@ use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use tokio::time::{Instant, Sleep};
 
-use super::client::DirectBody;
+use super::client::{DirectBody, RawHead};
 use super::pool::PooledBody;
 
 pub type BoxError = Box<dyn StdError + Send + Sync>;
@@ -48,6 +48,14 @@ impl Body {
             Body::Full(None)
         } else {
             Body::Full(Some(bytes))
+        }
+    }
+
+    /// An upstream response head kept as received (the fast path's; see [`RawHead`]).
+    pub fn raw_head(&self) -> Option<&RawHead> {
+        match self {
+            Body::Direct(body) => body.inner.raw_head(),
+            _ => None,
         }
     }
 }

@@ -31,6 +31,7 @@
 
 use std::future::poll_fn;
 use std::io;
+use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -43,6 +44,7 @@ use http_body::{Frame, SizeHint};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
+use super::headers::is_hop_by_hop_name;
 use super::pool;
 
 /// Response heads larger than this are refused (502).
@@ -58,9 +60,13 @@ const READ_BUF: usize = 16 * 1024;
 /// Below this much free room, the buffer is grown (or reclaimed) before reading.
 const MIN_READ_ROOM: usize = 4 * 1024;
 
-/// A plain keep-alive connection to an upstream, with its buffers.
-pub struct DirectConn {
-    pub(super) stream: TcpStream,
+/// A plain keep-alive connection to an upstream, with its buffers. Boxed: it moves from the
+/// pool into the request's future, into its response body and back for every request, and a
+/// pointer moves cheaper than the parts (their `memmove`s showed in profiles).
+pub struct DirectConn(Box<ConnParts>);
+
+pub struct ConnParts {
+    stream: TcpStream,
     pub(super) addr: SocketAddr,
     /// Read buffer, kept for the connection's life; body frames are frozen slices of it, and its
     /// memory is reclaimed in place once they have been written out.
@@ -72,15 +78,33 @@ pub struct DirectConn {
     pub reused: bool,
 }
 
+impl std::ops::Deref for DirectConn {
+    type Target = ConnParts;
+    fn deref(&self) -> &ConnParts {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for DirectConn {
+    fn deref_mut(&mut self) -> &mut ConnParts {
+        &mut self.0
+    }
+}
+
 impl DirectConn {
     pub(super) fn new(stream: TcpStream, addr: SocketAddr) -> DirectConn {
-        DirectConn {
+        DirectConn(Box::new(ConnParts {
             stream,
             addr,
             buf: BytesMut::with_capacity(READ_BUF),
             out: Vec::with_capacity(1024),
             reused: false,
-        }
+        }))
+    }
+
+    /// The socket, for a hyper connection to take over (the buffers are empty between requests).
+    pub(super) fn into_stream(self) -> TcpStream {
+        self.0.stream
     }
 
     /// Whether the upstream could still be listening: no EOF, reset or stray bytes waiting.
@@ -99,10 +123,11 @@ impl DirectConn {
     }
 
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        if self.buf.capacity() - self.buf.len() < MIN_READ_ROOM {
-            self.buf.reserve(READ_BUF);
+        let parts = &mut *self.0;
+        if parts.buf.capacity() - parts.buf.len() < MIN_READ_ROOM {
+            parts.buf.reserve(READ_BUF);
         }
-        tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.buf)
+        tokio_util::io::poll_read_buf(Pin::new(&mut parts.stream), cx, &mut parts.buf)
     }
 
     async fn fill(&mut self) -> io::Result<usize> {
@@ -141,7 +166,9 @@ pub enum RequestHead<'a> {
         headers: &'a HeaderMap,
     },
     /// Already formatted, request line to the empty line (the fast path builds it straight
-    /// from the client's head, see [`super::fast`]).
+    /// from the client's head, see [`super::fast`]). The fast path also writes the response
+    /// head itself: a plain response's head is then kept as received ([`RawHead`]) instead of
+    /// being turned into a `HeaderMap`.
     Raw(&'a [u8]),
 }
 
@@ -156,12 +183,14 @@ pub async fn exchange(
     // Bytes left from a previous exchange mean the connection is out of step: not reused (the
     // body's release checks this too).
     conn.buf.clear();
+    let keep_raw = matches!(head, RequestHead::Raw(_));
+    let parts = &mut *conn.0;
     let written = match head {
         RequestHead::Map { path, headers } => {
-            write_head(&mut conn.out, method, path, headers, host);
-            conn.stream.write_all(&conn.out).await
+            write_head(&mut parts.out, method, path, headers, host);
+            parts.stream.write_all(&parts.out).await
         }
-        RequestHead::Raw(bytes) => conn.stream.write_all(bytes).await,
+        RequestHead::Raw(bytes) => parts.stream.write_all(bytes).await,
     };
     if let Err(err) = written {
         return Err(Failure::Dead(err));
@@ -169,7 +198,7 @@ pub async fn exchange(
     let mut received = false;
     loop {
         if !conn.buf.is_empty() {
-            match parse_head(&mut conn.buf, method == Method::HEAD)? {
+            match parse_head(&mut conn.buf, method == Method::HEAD, keep_raw)? {
                 Parsed::Partial => {}
                 Parsed::Informational => continue,
                 Parsed::Final(head) => return Ok(head.into_response(conn)),
@@ -228,18 +257,81 @@ enum Parsed {
 
 struct Head {
     status: StatusCode,
+    /// Empty when the head is kept as `raw`.
     headers: HeaderMap,
+    raw: Option<RawHead>,
     framing: Framing,
     keep_alive: bool,
 }
 
 impl Head {
     fn into_response(self, conn: DirectConn) -> Response<DirectBody> {
-        let mut response = Response::new(DirectBody::new(conn, self.framing, self.keep_alive));
+        let mut body = DirectBody::new(conn, self.framing, self.keep_alive);
+        body.raw = self.raw;
+        let mut response = Response::new(body);
         *response.status_mut() = self.status;
         *response.headers_mut() = self.headers;
         response
     }
+}
+
+/// A response head kept as the upstream sent it, for the fast path to copy to the client
+/// without building a `HeaderMap` (and hashing, validating and re-reading each header).
+///
+/// Kept only when the copy is exactly what the `HeaderMap` route would write: a body framed by
+/// one `Content-Length` (not zero, not a HEAD request, not 204/304, so the length is relayed
+/// as sent), no hop-by-hop header (nothing to strip), no name repeated apart from its first
+/// occurrence (a `HeaderMap` would group the values).
+/// Any other response gets its `HeaderMap` as before.
+pub struct RawHead {
+    bytes: Bytes,
+    /// Where each header's name and value are in `bytes`.
+    spans: Vec<HeaderAt>,
+    content_length: u64,
+}
+
+impl RawHead {
+    /// The headers in the upstream's order; names as sent (write them in lower case).
+    pub fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.spans
+            .iter()
+            .map(|span| (span.name(&self.bytes), span.value(&self.bytes)))
+    }
+
+    /// The body's length (the response's one `Content-Length`).
+    pub fn content_length(&self) -> u64 {
+        self.content_length
+    }
+}
+
+/// Where a header's name and value are in its head: (offset, length) of each.
+#[derive(Clone, Copy)]
+struct HeaderAt {
+    name: (u32, u32),
+    value: (u32, u32),
+}
+
+impl HeaderAt {
+    fn name<'h>(&self, head: &'h [u8]) -> &'h [u8] {
+        &head[self.name.0 as usize..(self.name.0 + self.name.1) as usize]
+    }
+
+    fn value<'h>(&self, head: &'h [u8]) -> &'h [u8] {
+        &head[self.value.0 as usize..(self.value.0 + self.value.1) as usize]
+    }
+}
+
+/// Whether a header name occurs again after another name came between (a `HeaderMap` would
+/// group its values, so the head cannot be copied as it is; a repeat right after the same name
+/// keeps its place there too). Names and values need no other check for the copy: httparse
+/// admits exactly the bytes `HeaderName` and `HeaderValue` do.
+fn repeated_apart(head: &[u8], spans: &[HeaderAt]) -> bool {
+    let name = |at: usize| spans[at].name(head);
+    (2..spans.len()).any(|at| {
+        let this = name(at);
+        !this.eq_ignore_ascii_case(name(at - 1))
+            && (0..at - 1).any(|before| this.eq_ignore_ascii_case(name(before)))
+    })
 }
 
 fn bad<T>(why: impl Into<String>) -> Result<T, Failure> {
@@ -247,10 +339,17 @@ fn bad<T>(why: impl Into<String>) -> Result<T, Failure> {
 }
 
 /// Parses a response head at the start of `buf`; a complete one is split off it.
-fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Parsed, Failure> {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut response = httparse::Response::new(&mut slots);
-    let len = match response.parse(buf) {
+/// With `keep_raw`, a head the fast path can copy as it is comes back as a [`RawHead`].
+fn parse_head(buf: &mut BytesMut, head_request: bool, keep_raw: bool) -> Result<Parsed, Failure> {
+    // Uninitialised slots: initialising 128 of them cost more than parsing a typical head.
+    let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut []);
+    let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut response,
+        buf,
+        &mut slots,
+    );
+    let len = match parsed {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => {
             return bad(format!("head larger than {MAX_HEAD} bytes"));
@@ -280,19 +379,21 @@ fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Parsed, Failure>
     // Where each header's name and value sit in `buf`, so the values can share the head's
     // memory once it is split off (no copy per header).
     let base = buf.as_ptr() as usize;
-    let count = response.headers.len();
-    let mut spans = [(0usize, 0usize, 0usize, 0usize); MAX_HEADERS];
+    let mut spans = Vec::with_capacity(response.headers.len());
     let mut length: Option<u64> = None;
     let mut chunked = false;
     let mut close = http10;
-    for (span, h) in spans.iter_mut().zip(response.headers.iter()) {
+    // Whether the head could be relayed as it is (see `RawHead`) as far as single headers go.
+    let mut lengths = 0;
+    let mut hop = false;
+    for h in response.headers.iter() {
         let name = h.name.as_bytes();
-        *span = (
-            name.as_ptr() as usize - base,
-            name.len(),
-            h.value.as_ptr() as usize - base,
-            h.value.len(),
-        );
+        // The head is at most MAX_HEAD (64 KiB) long: offsets fit.
+        let at = |part: &[u8]| ((part.as_ptr() as usize - base) as u32, part.len() as u32);
+        spans.push(HeaderAt {
+            name: at(name),
+            value: at(h.value),
+        });
         if name.eq_ignore_ascii_case(b"content-length") {
             let Some(n) = parse_length(h.value) else {
                 return bad("invalid Content-Length");
@@ -301,12 +402,15 @@ fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Parsed, Failure>
                 return bad("conflicting Content-Length values");
             }
             length = Some(n);
+            lengths += 1;
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            hop = true;
             if chunked || !trim(h.value).eq_ignore_ascii_case(b"chunked") {
                 return bad("Transfer-Encoding other than one `chunked`");
             }
             chunked = true;
         } else if name.eq_ignore_ascii_case(b"connection") {
+            hop = true;
             for token in h.value.split(|b| *b == b',') {
                 let token = trim(token);
                 if token.eq_ignore_ascii_case(b"close") {
@@ -315,23 +419,12 @@ fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Parsed, Failure>
                     close = false;
                 }
             }
+        } else if is_hop_by_hop_name(name) {
+            hop = true;
         }
     }
     if chunked && length.is_some() {
         return bad("both Content-Length and Transfer-Encoding");
-    }
-
-    let head = buf.split_to(len).freeze();
-    let mut headers = HeaderMap::with_capacity(count);
-    for &(name_at, name_len, value_at, value_len) in &spans[..count] {
-        let Ok(name) = HeaderName::from_bytes(&head[name_at..name_at + name_len]) else {
-            return bad("invalid header name");
-        };
-        let Ok(value) = HeaderValue::from_maybe_shared(head.slice(value_at..value_at + value_len))
-        else {
-            return bad("invalid header value");
-        };
-        headers.append(name, value);
     }
 
     let framing =
@@ -345,11 +438,49 @@ fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Parsed, Failure>
             close = true;
             Framing::Eof
         };
+    let keep_alive = !close;
+
+    let raw_length = match framing {
+        Framing::Length(n) if keep_raw && n > 0 && length == Some(n) => Some(n),
+        _ => None,
+    };
+    if let Some(content_length) = raw_length
+        && lengths == 1
+        && !hop
+        && !repeated_apart(&buf[..len], &spans)
+    {
+        return Ok(Parsed::Final(Head {
+            status,
+            headers: HeaderMap::new(),
+            raw: Some(RawHead {
+                bytes: buf.split_to(len).freeze(),
+                spans,
+                content_length,
+            }),
+            framing,
+            keep_alive,
+        }));
+    }
+
+    let head = buf.split_to(len).freeze();
+    let mut headers = HeaderMap::with_capacity(spans.len());
+    for span in &spans {
+        let Ok(name) = HeaderName::from_bytes(span.name(&head)) else {
+            return bad("invalid header name");
+        };
+        let (value_at, value_len) = (span.value.0 as usize, span.value.1 as usize);
+        let Ok(value) = HeaderValue::from_maybe_shared(head.slice(value_at..value_at + value_len))
+        else {
+            return bad("invalid header value");
+        };
+        headers.append(name, value);
+    }
     Ok(Parsed::Final(Head {
         status,
         headers,
+        raw: None,
         framing,
-        keep_alive: !close,
+        keep_alive,
     }))
 }
 
@@ -410,6 +541,8 @@ pub struct DirectBody {
     conn: Option<DirectConn>,
     framing: Framing,
     keep_alive: bool,
+    /// The response head as received, when the fast path asked for it and can copy it.
+    raw: Option<RawHead>,
 }
 
 impl DirectBody {
@@ -418,11 +551,18 @@ impl DirectBody {
             conn: Some(conn),
             framing,
             keep_alive,
+            raw: None,
         };
         if framing == Framing::Length(0) {
             body.finish();
         }
         body
+    }
+
+    /// The response head as received (see [`RawHead`]); its headers are then not in the
+    /// response's `HeaderMap`.
+    pub fn raw_head(&self) -> Option<&RawHead> {
+        self.raw.as_ref()
     }
 
     /// The body ended where its framing said: the connection is free.
@@ -578,7 +718,7 @@ mod tests {
 
     fn parse(text: &str) -> Result<Parsed, Failure> {
         let mut buf = BytesMut::from(text.as_bytes());
-        parse_head(&mut buf, false)
+        parse_head(&mut buf, false, false)
     }
 
     fn framing_of(text: &str) -> Framing {
@@ -659,6 +799,60 @@ mod tests {
             "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n"
         ));
         assert!(!keep("HTTP/1.1 200 OK\r\n\r\n"));
+    }
+
+    fn raw_of(text: &str, head_request: bool) -> Option<Vec<(String, String)>> {
+        let mut buf = BytesMut::from(text.as_bytes());
+        match parse_head(&mut buf, head_request, true) {
+            Ok(Parsed::Final(head)) => head.raw.map(|raw| {
+                assert!(head.headers.is_empty());
+                raw.headers()
+                    .map(|(n, v)| {
+                        let text = |b: &[u8]| String::from_utf8_lossy(b).to_string();
+                        (text(n), text(v))
+                    })
+                    .collect()
+            }),
+            _ => panic!("not a final head: {text}"),
+        }
+    }
+
+    #[test]
+    fn a_plain_head_is_kept_as_received_and_anything_else_gets_a_map() {
+        let plain = "HTTP/1.1 200 OK\r\nContent-Type: a/b\r\nVary: x\r\nvary: y\r\nContent-Length: 2\r\n\r\n";
+        assert_eq!(
+            raw_of(plain, false),
+            Some(vec![
+                ("Content-Type".into(), "a/b".into()),
+                ("Vary".into(), "x".into()),
+                ("vary".into(), "y".into()),
+                ("Content-Length".into(), "2".into()),
+            ])
+        );
+        // Not asked for: a map.
+        let mut buf = BytesMut::from(plain.as_bytes());
+        let Ok(Parsed::Final(head)) = parse_head(&mut buf, false, false) else {
+            panic!("not parsed");
+        };
+        assert!(head.raw.is_none() && head.headers.len() == 4);
+        for text in [
+            "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5\r\nContent-Length: 2\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nProxy-Authenticate: x\r\nContent-Length: 2\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nX-A: 1\r\nX-B: 2\r\nx-a: 3\r\nContent-Length: 2\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+            "HTTP/1.1 304 Not Modified\r\nContent-Length: 2\r\n\r\n",
+            "HTTP/1.1 200 OK\r\n\r\n",
+        ] {
+            assert_eq!(raw_of(text, false), None, "{text}");
+        }
+        // HEAD: the length describes no body here.
+        assert_eq!(
+            raw_of("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n", true),
+            None
+        );
     }
 
     #[test]

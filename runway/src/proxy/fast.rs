@@ -40,11 +40,12 @@
 use std::cell::RefCell;
 use std::future::{Future as _, poll_fn};
 use std::io::{self, IoSlice};
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{self, HeaderName, HeaderValue};
@@ -57,6 +58,7 @@ use tokio::time::Instant;
 use super::accesslog::{Line, body_bytes};
 use super::body::Body;
 use super::client::RequestHead;
+use super::clock;
 use super::config::ProxyConfig;
 use super::files::{FileRequest, StaticDir};
 use super::forward::{Forwarded, forward_direct};
@@ -201,7 +203,13 @@ impl Head {
     /// The request target (ASCII, checked by [`scan_target`]).
     fn target<'b>(&self, buf: &'b [u8]) -> &'b str {
         let (start, len) = self.target;
-        std::str::from_utf8(&buf[start..start + len]).unwrap_or("/")
+        let target = &buf[start..start + len];
+        if !target.is_ascii() {
+            // Not a head `parse` described; never the case.
+            return "/";
+        }
+        // SAFETY: ASCII (checked just above; `scan_target` admits nothing else) is valid UTF-8.
+        unsafe { std::str::from_utf8_unchecked(target) }
     }
 
     /// The target's path (without the query).
@@ -337,7 +345,7 @@ pub async fn serve(
                 target: head.target(bytes),
                 version: Version::HTTP_11,
                 status: response.status(),
-                bytes: body_bytes(response.headers()),
+                bytes: body_bytes(&response),
                 referer: head.value_of(bytes, head.referer),
                 user_agent: head.value_of(bytes, head.user_agent),
                 request_time: started.elapsed(),
@@ -408,7 +416,7 @@ async fn serve_static(
                 target: head.target(bytes),
                 version: Version::HTTP_11,
                 status: response.status(),
-                bytes: body_bytes(response.headers()),
+                bytes: body_bytes(&response),
                 referer: head.value_of(bytes, head.referer),
                 user_agent: head.value_of(bytes, head.user_agent),
                 request_time: started.elapsed(),
@@ -618,9 +626,10 @@ fn scan_target(target: &[u8]) -> Result<Option<usize>, ()> {
 /// Judges the head at the start of `buf` and describes a fast one in `head`; `buf` is left as
 /// it is (the head stays there until the request is done).
 fn parse(buf: &BytesMut, head: &mut Head, max_head: usize, max_headers: usize) -> Parsed {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_FAST_HEADERS];
-    let mut request = httparse::Request::new(&mut slots);
-    let len = match request.parse(buf) {
+    // Uninitialised slots: initialising them all cost more than parsing a typical head.
+    let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_FAST_HEADERS];
+    let mut request = httparse::Request::new(&mut []);
+    let len = match request.parse_with_uninit_headers(buf, &mut slots) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) if buf.len() > max_head => return Parsed::Hyper,
         Ok(httparse::Status::Partial) => return Parsed::Partial,
@@ -742,67 +751,82 @@ async fn write_response(
     let mut wrote_len = false;
     let mut wrote_date = false;
     let mut connection_close = false;
-    // Map order, all values of a name together (what hyper's encoder walks); a `None` name is
-    // another value of the previous one.
-    let mut current: Option<HeaderName> = None;
     let mut connection_open = false;
-    for (name, value) in parts.headers {
-        if let Some(name) = name {
-            if connection_open {
-                out.extend_from_slice(b"\r\n");
-                connection_open = false;
-            }
-            current = Some(name);
-        } else if *current.as_ref().unwrap_or(&header::CONTENT_LENGTH) == header::CONTENT_LENGTH {
-            // Repeated lengths were checked equal by the client; one line is written.
-            continue;
+    if let Some(raw) = body.raw_head() {
+        // Kept as received because it needs no change (see `RawHead`): what the map below
+        // would write, in the same order.
+        for (name, value) in raw.headers() {
+            wrote_date |= name.eq_ignore_ascii_case(b"date");
+            out.extend(name.iter().map(u8::to_ascii_lowercase));
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value);
+            out.extend_from_slice(b"\r\n");
         }
-        let Some(name) = current.as_ref() else {
-            continue;
-        };
-        if *name == header::CONTENT_LENGTH {
-            match length {
-                Some(Some(known)) => {
-                    encoding = Encoding::Length(known);
-                    push_header(out, b"content-length", value.as_bytes());
-                    wrote_len = true;
+        encoding = Encoding::Length(raw.content_length());
+        wrote_len = true;
+    } else {
+        // Map order, all values of a name together (what hyper's encoder walks); a `None` name is
+        // another value of the previous one.
+        let mut current: Option<HeaderName> = None;
+        for (name, value) in parts.headers {
+            if let Some(name) = name {
+                if connection_open {
+                    out.extend_from_slice(b"\r\n");
+                    connection_open = false;
                 }
-                Some(None) => {
-                    let Some(len) = parse_length(value.as_bytes()) else {
-                        return Err(invalid("invalid content-length in a response"));
-                    };
-                    encoding = Encoding::Length(len);
-                    push_header(out, b"content-length", value.as_bytes());
-                    wrote_len = true;
-                }
-                None if head_method => {
-                    push_header(out, b"content-length", value.as_bytes());
-                    wrote_len = true;
-                }
-                // No body: hyper drops the header and writes its own `content-length: 0`.
-                None => {}
+                current = Some(name);
+            } else if *current.as_ref().unwrap_or(&header::CONTENT_LENGTH) == header::CONTENT_LENGTH
+            {
+                // Repeated lengths were checked equal by the client; one line is written.
+                continue;
             }
-            continue;
-        }
-        if *name == header::TRANSFER_ENCODING || *name == header::TRAILER {
-            // Hop-by-hop: stripped from every response this path relays.
-            continue;
-        }
-        if *name == header::CONNECTION {
-            connection_close |= has_close(&value);
-            if connection_open {
-                out.extend_from_slice(b", ");
-            } else {
-                out.extend_from_slice(b"connection: ");
-                connection_open = true;
+            let Some(name) = current.as_ref() else {
+                continue;
+            };
+            if *name == header::CONTENT_LENGTH {
+                match length {
+                    Some(Some(known)) => {
+                        encoding = Encoding::Length(known);
+                        push_header(out, b"content-length", value.as_bytes());
+                        wrote_len = true;
+                    }
+                    Some(None) => {
+                        let Some(len) = parse_length(value.as_bytes()) else {
+                            return Err(invalid("invalid content-length in a response"));
+                        };
+                        encoding = Encoding::Length(len);
+                        push_header(out, b"content-length", value.as_bytes());
+                        wrote_len = true;
+                    }
+                    None if head_method => {
+                        push_header(out, b"content-length", value.as_bytes());
+                        wrote_len = true;
+                    }
+                    // No body: hyper drops the header and writes its own `content-length: 0`.
+                    None => {}
+                }
+                continue;
             }
-            out.extend_from_slice(value.as_bytes());
-            continue;
+            if *name == header::TRANSFER_ENCODING || *name == header::TRAILER {
+                // Hop-by-hop: stripped from every response this path relays.
+                continue;
+            }
+            if *name == header::CONNECTION {
+                connection_close |= has_close(&value);
+                if connection_open {
+                    out.extend_from_slice(b", ");
+                } else {
+                    out.extend_from_slice(b"connection: ");
+                    connection_open = true;
+                }
+                out.extend_from_slice(value.as_bytes());
+                continue;
+            }
+            if *name == header::DATE {
+                wrote_date = true;
+            }
+            push_header(out, name.as_str().as_bytes(), value.as_bytes());
         }
-        if *name == header::DATE {
-            wrote_date = true;
-        }
-        push_header(out, name.as_str().as_bytes(), value.as_bytes());
     }
     if connection_open {
         if close && !connection_close {
@@ -1026,17 +1050,17 @@ thread_local! {
 }
 
 fn push_date(out: &mut Vec<u8>) {
-    let now = SystemTime::now();
-    let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let pushed = DATE.try_with(|date| {
-        let mut date = date.borrow_mut();
-        if date.0 != secs {
-            *date = (secs, httpdate::fmt_http_date(now));
+    let secs = clock::unix_secs();
+    let date = |secs: u64| httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs));
+    let pushed = DATE.try_with(|cached| {
+        let mut cached = cached.borrow_mut();
+        if cached.0 != secs {
+            *cached = (secs, date(secs));
         }
-        out.extend_from_slice(date.1.as_bytes());
+        out.extend_from_slice(cached.1.as_bytes());
     });
     if pushed.is_err() {
-        out.extend_from_slice(httpdate::fmt_http_date(now).as_bytes());
+        out.extend_from_slice(date(secs).as_bytes());
     }
 }
 

@@ -298,12 +298,13 @@ pub async fn forward_direct(
             }
         };
         let reused = conn.reused;
+        // One clock read for both deadlines (each read costs, see `clock`).
         let sent = Instant::now();
         let deadline = *deadline.get_or_insert(sent + route.retry_window);
         let exchange = client::exchange(conn, method, head, || {
             upstream_host(addr, route.authority.as_ref())
         });
-        match tokio::time::timeout(route.read_timeout, exchange).await {
+        match tokio::time::timeout_at(sent + route.read_timeout, exchange).await {
             Err(_) => return gateway_timeout(route, json),
             Ok(Ok(response)) => {
                 let upstream_time = sent.elapsed();

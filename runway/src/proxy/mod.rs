@@ -19,6 +19,7 @@
 mod accesslog;
 mod body;
 mod client;
+mod clock;
 pub mod config;
 mod error;
 mod fast;

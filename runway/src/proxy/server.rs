@@ -338,7 +338,7 @@ async fn handle(
             target: uri.path_and_query().map_or("/", |pq| pq.as_str()),
             version,
             status: response.status(),
-            bytes: body_bytes(response.headers()),
+            bytes: body_bytes(&response),
             referer: referer.as_ref().map(|v| v.as_bytes()),
             user_agent: user_agent.as_ref().map(|v| v.as_bytes()),
             request_time: started.elapsed(),
