@@ -16,15 +16,7 @@ W=$(mktemp -d /tmp/runway-proxy-ab.XXXXXX); mkdir -p $W/dist $W/logs $W/tmp; chm
 URL=${URL:-/api/health}
 # run.sh's static files: a 1 KB index.html and a 200 KB hashed asset.
 mkdir -p $W/dist/assets
-python3 - "$W/dist" <<'PY'
-import sys
-root = sys.argv[1]
-head = "<!doctype html><html><head><meta charset=utf-8><title>app</title></head><body><div id=root></div>"
-html = head + "<!--" + "x" * (1024 - len(head) - len("--></body></html>") - 4) + "--></body></html>"
-open(f"{root}/index.html", "w").write(html[:1024].ljust(1024))
-line = "export const f = (a, b) => a + b; console.log('runway bench');\n"
-open(f"{root}/assets/app-3f9a1c.js", "w").write((line * (204800 // len(line) + 1))[:204800])
-PY
+python3 "$(dirname "$0")/static_files.py" "$W/dist"
 for p in 21102 21103; do wk=${WA:-2}; [ $p = 21103 ] && wk=${WB:-2}; cat > $W/rw$p.toml <<T
 [proxy]
 listen = ["127.0.0.1:$p"]

@@ -42,15 +42,7 @@ trap cleanup EXIT
 
 # Static files: a 1 KB index.html and a 200 KB hashed asset.
 mkdir -p "$WORK/dist/assets" "$WORK/tmp" "$WORK/logs"
-python3 - "$WORK/dist" <<'PY'
-import sys
-root = sys.argv[1]
-head = "<!doctype html><html><head><meta charset=utf-8><title>app</title></head><body><div id=root></div>"
-html = head + "<!--" + "x" * (1024 - len(head) - len("--></body></html>") - 4) + "--></body></html>"
-open(f"{root}/index.html", "w").write(html[:1024].ljust(1024))
-line = "export const f = (a, b) => a + b; console.log('runway bench');\n"
-open(f"{root}/assets/app-3f9a1c.js", "w").write((line * (204800 // len(line) + 1))[:204800])
-PY
+python3 bench/proxy/static_files.py "$WORK/dist"
 
 cat > "$WORK/nginx.conf" <<NGINX
 worker_processes 2;

@@ -100,6 +100,26 @@ async fn exchange(addr: std::net::SocketAddr, request: &str) -> String {
         .remove(0)
 }
 
+/// The same request twice: as the fast path takes it, and with an empty `Content-Length`,
+/// which sends it to hyper's path. `extra`: header lines, each ending in CRLF.
+fn on_both_paths(method: &str, path: &str, extra: &str) -> (String, String) {
+    (
+        format!("{method} {path} HTTP/1.1\r\nHost: x\r\n{extra}\r\n"),
+        format!("{method} {path} HTTP/1.1\r\nHost: x\r\n{extra}Content-Length: 0\r\n\r\n"),
+    )
+}
+
+/// The fast path's and hyper's path's answers to the same request (see [`on_both_paths`]).
+async fn answers_on_both_paths(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    extra: &str,
+) -> (String, String) {
+    let (fast, slow) = on_both_paths(method, path, extra);
+    (exchange(addr, &fast).await, exchange(addr, &slow).await)
+}
+
 #[tokio::test]
 async fn fast_path_responses_are_what_hyper_writes() {
     let upstream = Upstream::start().await;
@@ -123,9 +143,7 @@ async fn fast_path_responses_are_what_hyper_writes() {
         ("GET", "/gone/x", "Accept: text/html\r\n"),
         ("HEAD", "/gone/x", ""),
     ] {
-        let fast = format!("{method} {path} HTTP/1.1\r\nHost: x\r\n{extra}\r\n");
-        let slow =
-            format!("{method} {path} HTTP/1.1\r\nHost: x\r\n{extra}Content-Length: 0\r\n\r\n");
+        let (fast, slow) = on_both_paths(method, path, extra);
         let (fast_answer, hyper_answer) = if path == "/sse" {
             // A stream that does not end: compare the head only.
             let head = |raw: String| raw.split("\r\n\r\n").next().unwrap_or("").to_string();
@@ -220,11 +238,8 @@ async fn upstream_heads_in_any_spelling_are_relayed_as_hyper_writes_them() {
                 // request and closes the connection; the fast path writes it once. Not compared.
                 continue;
             }
-            let fast = format!("{method} /raw/{index} HTTP/1.1\r\nHost: x\r\n\r\n");
-            let slow =
-                format!("{method} /raw/{index} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
-            let fast_answer = exchange(proxy.addr, &fast).await;
-            let hyper_answer = exchange(proxy.addr, &slow).await;
+            let (fast_answer, hyper_answer) =
+                answers_on_both_paths(proxy.addr, method, &format!("/raw/{index}"), "").await;
             assert!(fast_answer.starts_with("HTTP/1.1 2"), "{fast_answer}");
             assert_eq!(
                 without_date(&fast_answer),
@@ -298,11 +313,8 @@ async fn static_responses_on_the_fast_path_are_what_hyper_writes() {
         ("GET", "/%2e%2e/etc/passwd", ""),
         ("DELETE", "/index.html", ""),
     ] {
-        let fast = format!("{method} {path} HTTP/1.1\r\nHost: x\r\n{extra}\r\n");
-        let slow =
-            format!("{method} {path} HTTP/1.1\r\nHost: x\r\n{extra}Content-Length: 0\r\n\r\n");
-        let fast_answer = exchange(proxy.addr, &fast).await;
-        let hyper_answer = exchange(proxy.addr, &slow).await;
+        let (fast_answer, hyper_answer) =
+            answers_on_both_paths(proxy.addr, method, path, extra).await;
         assert!(fast_answer.starts_with("HTTP/1.1 "), "{fast_answer}");
         assert_eq!(
             without_date(&fast_answer),

@@ -337,21 +337,15 @@ pub async fn serve(
         else {
             return Outcome::Closed;
         };
-        if shared.log.enabled() {
-            let bytes = &buf[..head.len];
-            shared.log.record(&Line {
-                client: &peer.ip_text,
-                method: head.method.as_str(),
-                target: head.target(bytes),
-                version: Version::HTTP_11,
-                status: response.status(),
-                bytes: body_bytes(&response),
-                referer: head.value_of(bytes, head.referer),
-                user_agent: head.value_of(bytes, head.user_agent),
-                request_time: started.elapsed(),
-                upstream_time,
-            });
-        }
+        log_request(
+            shared,
+            peer,
+            &buf[..head.len],
+            &head,
+            &response,
+            started,
+            upstream_time,
+        );
         buf.advance(head.len);
         let close = stopping.load(Ordering::Relaxed);
         match write_response(
@@ -374,6 +368,34 @@ pub async fn serve(
             upstream_head = Vec::with_capacity(1024);
         }
     }
+}
+
+/// The access-log line of a fast-path request (`bytes`: its head, described by `head`); the
+/// same line hyper's path writes for it.
+fn log_request(
+    shared: &Shared,
+    peer: &Peer,
+    bytes: &[u8],
+    head: &Head,
+    response: &Response<Body>,
+    started: Instant,
+    upstream_time: Option<Duration>,
+) {
+    if !shared.log.enabled() {
+        return;
+    }
+    shared.log.record(&Line {
+        client: &peer.ip_text,
+        method: head.method.as_str(),
+        target: head.target(bytes),
+        version: Version::HTTP_11,
+        status: response.status(),
+        bytes: body_bytes(response),
+        referer: head.value_of(bytes, head.referer),
+        user_agent: head.value_of(bytes, head.user_agent),
+        request_time: started.elapsed(),
+        upstream_time,
+    });
 }
 
 /// A request on a static route: the static file server's own response
@@ -409,20 +431,7 @@ async fn serve_static(
         }
         let rest = route.rest(head.path(bytes));
         let response = shared.files.serve(dir, &head.method, rest, &headers).await;
-        if shared.log.enabled() {
-            shared.log.record(&Line {
-                client: &peer.ip_text,
-                method: head.method.as_str(),
-                target: head.target(bytes),
-                version: Version::HTTP_11,
-                status: response.status(),
-                bytes: body_bytes(&response),
-                referer: head.value_of(bytes, head.referer),
-                user_agent: head.value_of(bytes, head.user_agent),
-                request_time: started.elapsed(),
-                upstream_time: None,
-            });
-        }
+        log_request(shared, peer, bytes, head, &response, started, None);
         response
     };
     let pipelined = buf.len() > head.len;

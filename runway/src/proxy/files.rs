@@ -518,27 +518,20 @@ fn load(
         && let Some(data) = &data
         && len >= limits.compress_min
     {
+        let compressed = |bytes: Bytes, suffix: &str| {
+            Variant::new(
+                Some(bytes.clone()),
+                file.clone(),
+                bytes.len() as u64,
+                &etag,
+                suffix,
+            )
+        };
         if gzip.is_none() {
-            gzip = compress_gzip(data).map(|bytes| {
-                Variant::new(
-                    Some(bytes.clone()),
-                    file.clone(),
-                    bytes.len() as u64,
-                    &etag,
-                    "-gz",
-                )
-            });
+            gzip = compress_gzip(data).map(|bytes| compressed(bytes, "-gz"));
         }
         if br.is_none() {
-            br = compress_br(data).map(|bytes| {
-                Variant::new(
-                    Some(bytes.clone()),
-                    file.clone(),
-                    bytes.len() as u64,
-                    &etag,
-                    "-br",
-                )
-            });
+            br = compress_br(data).map(|bytes| compressed(bytes, "-br"));
         }
     }
     for variant in [&br, &gzip].into_iter().flatten() {
