@@ -293,6 +293,46 @@ async fn a_silent_upstream_gets_504_after_the_read_timeout() {
     assert_eq!(body["error"]["code"], "gateway_timeout");
 }
 
+/// The fast path keeps one timer per connection for its upstream read deadlines: each request
+/// on a kept-alive connection gets its own full read timeout, whatever the earlier ones left.
+#[tokio::test]
+async fn each_request_on_a_kept_alive_connection_gets_the_whole_read_timeout() {
+    let upstream = Upstream::start().await;
+    let routes = vec![RouteConfig {
+        read_timeout: Some(Duration::from_millis(1000)),
+        ..RouteConfig::to_upstream("/", &upstream.addr.to_string())
+    }];
+    let proxy = start_proxy_with(config(), routes, Default::default(), |_| {}).await;
+    let client = client();
+    let get = |path: &str| {
+        client
+            .get(proxy.url(path))
+            .header("accept", "application/json")
+            .send()
+    };
+    assert_eq!(get("/fast").await.expect("request").status(), 200);
+    // Past the first request's deadline: the connection's timer has fired while idle.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(get("/slow?ms=300").await.expect("request").status(), 200);
+    // Not cut short by the earlier ones: each answer within 1 s of its own request passes.
+    for _ in 0..3 {
+        assert_eq!(get("/slow?ms=400").await.expect("request").status(), 200);
+    }
+    let started = std::time::Instant::now();
+    assert_eq!(get("/slow?ms=5000").await.expect("request").status(), 504);
+    assert!(
+        started.elapsed() >= Duration::from_millis(1000),
+        "504 before the read timeout: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(get("/fast").await.expect("request").status(), 200);
+    assert_eq!(
+        upstream.connections.load(Ordering::SeqCst),
+        2,
+        "one upstream connection, and a new one after the timed-out exchange"
+    );
+}
+
 #[tokio::test]
 async fn connections_beyond_the_limit_wait_until_one_closes() {
     let upstream = Upstream::start().await;

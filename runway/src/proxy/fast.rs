@@ -61,7 +61,7 @@ use super::client::RequestHead;
 use super::clock;
 use super::config::ProxyConfig;
 use super::files::{FileRequest, StaticDir};
-use super::forward::{Forwarded, forward_direct};
+use super::forward::{RequestClock, forward_direct};
 use super::headers::{ForwardedIn, Peer, prefers_json_text, value_text};
 use super::routes::{Target, host_name};
 use super::server::Shared;
@@ -253,6 +253,10 @@ pub async fn serve(
     // no timer-wheel insert and removal per request.
     let timer = tokio::time::sleep(header_timeout);
     tokio::pin!(timer);
+    // Likewise one for the upstream read deadlines (set in the past: it fires on its first
+    // wait and is moved to that wait's deadline; see `clock::poll_deadline`).
+    let exchange_timer = tokio::time::sleep_until(Instant::now());
+    tokio::pin!(exchange_timer);
     loop {
         match read_head(
             &mut stream,
@@ -274,8 +278,8 @@ pub async fn serve(
         let runtime = shared.local_runtime();
         let bytes = &buf[..head.len];
         let path = head.path(bytes);
-        let host = value_text(head.value(bytes, head.host)).and_then(host_name);
-        let route = match runtime.routes.find(host, path) {
+        let host_text = value_text(head.value(bytes, head.host));
+        let route = match runtime.routes.find(host_text.and_then(host_name), path) {
             Some(route) => route,
             // No route: hyper's path answers those.
             None => return Outcome::Hyper(stream, buf.freeze()),
@@ -304,10 +308,14 @@ pub async fn serve(
             .and_then(value_text)
             .unwrap_or("");
         let json = prefers_json_text(accept, path);
-        write_upstream_head(&mut upstream_head, bytes, &head, route, peer);
+        write_upstream_head(&mut upstream_head, bytes, &head, host_text, route, peer);
         // Bytes behind this head: a pipelined request (the client is not gone).
         let mut pipelined = buf.len() > head.len;
         let forwarded = {
+            let clock = RequestClock {
+                started,
+                timer: exchange_timer.as_mut(),
+            };
             let forwarding = forward_direct(
                 &runtime.config,
                 &shared.upstreams,
@@ -315,6 +323,7 @@ pub async fn serve(
                 &head.method,
                 RequestHead::Raw(&upstream_head),
                 json,
+                clock,
             );
             tokio::pin!(forwarding);
             // A client that leaves while the upstream works cancels the request (as with hyper,
@@ -330,11 +339,7 @@ pub async fn serve(
             })
             .await
         };
-        let Some(Forwarded {
-            response,
-            upstream_time,
-        }) = forwarded
-        else {
+        let Some(forwarded) = forwarded else {
             return Outcome::Closed;
         };
         log_request(
@@ -342,10 +347,11 @@ pub async fn serve(
             peer,
             &buf[..head.len],
             &head,
-            &response,
-            started,
-            upstream_time,
+            &forwarded.response,
+            forwarded.request_time(started),
+            forwarded.upstream_time(),
         );
+        let response = forwarded.response;
         buf.advance(head.len);
         let close = stopping.load(Ordering::Relaxed);
         match write_response(
@@ -378,7 +384,7 @@ fn log_request(
     bytes: &[u8],
     head: &Head,
     response: &Response<Body>,
-    started: Instant,
+    request_time: Duration,
     upstream_time: Option<Duration>,
 ) {
     if !shared.log.enabled() {
@@ -393,7 +399,7 @@ fn log_request(
         bytes: body_bytes(response),
         referer: head.value_of(bytes, head.referer),
         user_agent: head.value_of(bytes, head.user_agent),
-        request_time: started.elapsed(),
+        request_time,
         upstream_time,
     });
 }
@@ -431,7 +437,15 @@ async fn serve_static(
         }
         let rest = route.rest(head.path(bytes));
         let response = shared.files.serve(dir, &head.method, rest, &headers).await;
-        log_request(shared, peer, bytes, head, &response, started, None);
+        log_request(
+            shared,
+            peer,
+            bytes,
+            head,
+            &response,
+            started.elapsed(),
+            None,
+        );
         response
     };
     let pipelined = buf.len() > head.len;
@@ -449,11 +463,13 @@ async fn serve_static(
 /// target (the route's prefix stripped when it says so), hop-by-hop headers left out, the
 /// forwarding headers rewritten in place or added at the end in `add_forwarded`'s order. Names
 /// are written in lower case, as from a `HeaderMap`; unlike a `HeaderMap`, repeated names are
-/// not grouped together (the client's order is kept, as nginx keeps it).
+/// not grouped together (the client's order is kept, as nginx keeps it). `host_text`: the
+/// `Host` value as text, as the route lookup checked it.
 fn write_upstream_head(
     out: &mut Vec<u8>,
     bytes: &[u8],
     head: &Head,
+    host_text: Option<&str>,
     route: &super::routes::Route,
     peer: &Peer,
 ) {
@@ -474,7 +490,7 @@ fn write_upstream_head(
     out.extend_from_slice(b" HTTP/1.1\r\n");
     let host = head.value(bytes, head.host);
     let forwarding = ForwardedIn {
-        host,
+        host: host_text,
         xff: head.value_of(bytes, head.xff),
         xfp: head.value_of(bytes, head.xfp),
         xfh: head.xfh.is_some(),
@@ -581,19 +597,12 @@ async fn read_head(
                 Poll::Pending => {}
             }
             let deadline = *deadline.get_or_insert_with(|| Instant::now() + header_timeout);
-            loop {
-                if timer.as_mut().poll(cx).is_pending() {
-                    return Poll::Pending;
-                }
-                // The timer was set for an earlier wait: move it to this one's deadline, and
-                // only give up when that has passed.
-                if Instant::now() >= deadline {
-                    return Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "request head not received in time",
-                    )));
-                }
-                timer.as_mut().reset(deadline);
+            match clock::poll_deadline(timer.as_mut(), deadline, cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "request head not received in time",
+                ))),
             }
         })
         .await?;
@@ -1261,7 +1270,8 @@ mod tests {
                     );
                     let route = route(strip);
                     let mut raw = Vec::new();
-                    write_upstream_head(&mut raw, &buf, &head, &route, peer);
+                    let host_text = value_text(head.value(&buf, head.host));
+                    write_upstream_head(&mut raw, &buf, &head, host_text, &route, peer);
 
                     let mut slots = [httparse::EMPTY_HEADER; 64];
                     let mut request = httparse::Request::new(&mut slots);

@@ -8,7 +8,10 @@
 //! (its connection task on the same worker thread). Same rules for both: hop-by-hop headers,
 //! timeouts, retries of idempotent requests on a dead kept-alive connection.
 
+use std::future::{Future as _, poll_fn};
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use http::header::{self, HeaderMap, HeaderValue};
@@ -17,10 +20,11 @@ use http::{Method, Request, Response, StatusCode, Uri, Version};
 use http_body::Body as _;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 use super::body::{Body, BodyTooLarge, ClientBodyError, IdleTimeout, Outgoing, caused_by};
 use super::client::{self, Failure, RequestHead};
+use super::clock;
 use super::config::ProxyConfig;
 use super::error::{error_response, refuse};
 use super::headers::{Peer, add_forwarded, prefers_json, strip_hop_by_hop, upgrade_protocol};
@@ -38,17 +42,50 @@ const REFUSED_POLL: Duration = Duration::from_millis(50);
 /// dead process fails this way, one after the other.
 const MAX_DEAD_CONNECTION_RETRIES: u32 = 8;
 
-/// What forwarding produced: the response and the time the upstream took to answer.
+/// A request's start and the timer its upstream read deadline is kept on: the connection's
+/// own on the fast path (one timer for all its requests, see `clock::poll_deadline`), a fresh
+/// one on hyper's.
+pub struct RequestClock<'t> {
+    pub started: Instant,
+    pub timer: Pin<&'t mut Sleep>,
+}
+
+/// What forwarding produced: the response, and when the upstream was asked and answered.
 pub struct Forwarded {
     pub response: Response<Body>,
-    pub upstream_time: Option<Duration>,
+    pub upstream: Option<Timing>,
+}
+
+/// When a request went to the upstream (for the first attempt, when it started: a connect is
+/// counted, as in nginx's `$upstream_response_time`) and when the response head came back.
+#[derive(Clone, Copy)]
+pub struct Timing {
+    pub sent: Instant,
+    pub answered: Instant,
+}
+
+impl Forwarded {
+    /// The upstream's time to answer (the access log's `urt`).
+    pub fn upstream_time(&self) -> Option<Duration> {
+        self.upstream
+            .map(|t| t.answered.saturating_duration_since(t.sent))
+    }
+
+    /// The time from `started` to the answer (the access log's `rt`): read from the upstream's
+    /// answer when there is one (no clock read), else now.
+    pub fn request_time(&self, started: Instant) -> Duration {
+        match self.upstream {
+            Some(t) => t.answered.saturating_duration_since(started),
+            None => started.elapsed(),
+        }
+    }
 }
 
 impl From<Response<Body>> for Forwarded {
     fn from(response: Response<Body>) -> Self {
         Forwarded {
             response,
-            upstream_time: None,
+            upstream: None,
         }
     }
 }
@@ -129,7 +166,11 @@ pub async fn forward(
             path: &path,
             headers: &headers,
         };
-        return forward_direct(config, upstreams, route, &method, head, json).await;
+        let started = Instant::now();
+        let timer = tokio::time::sleep_until(started + route.read_timeout);
+        tokio::pin!(timer);
+        let clock = RequestClock { started, timer };
+        return forward_direct(config, upstreams, route, &method, head, json, clock).await;
     }
     let idempotent = is_idempotent(&method);
     let mut body = has_body.then_some(body);
@@ -140,7 +181,7 @@ pub async fn forward(
     let mut dead_connection_retries = 0u32;
     loop {
         let addr = match upstream_addr(route, table.as_mut(), Some(deadline), json).await {
-            Ok(addr) => addr,
+            Ok((addr, _)) => addr,
             Err(failed) => return failed,
         };
         let checked = pool::checkout(
@@ -185,11 +226,11 @@ pub async fn forward(
         match result {
             Err(_) => return gateway_timeout(route, json),
             Ok(Ok(response)) => {
-                let upstream_time = sent.elapsed();
+                let answered = Instant::now();
                 let response = relay(response, conn, client_upgrade, route, json);
                 return Forwarded {
                     response,
-                    upstream_time: Some(upstream_time),
+                    upstream: Some(Timing { sent, answered }),
                 };
             }
             Ok(Err(err)) => {
@@ -268,18 +309,25 @@ pub async fn forward_direct(
     method: &Method,
     head: RequestHead<'_>,
     json: bool,
+    clock: RequestClock<'_>,
 ) -> Forwarded {
+    let RequestClock { started, mut timer } = clock;
     let idempotent = is_idempotent(method);
     let process = matches!(route.target, Target::Process(_));
-    // The retry window: from now for a process (its state may have to be waited for); for a
-    // fixed address from the first send, whose clock read is needed anyway (one read less
-    // per request on the common path).
-    let mut deadline: Option<Instant> = process.then(|| Instant::now() + route.retry_window);
+    let deadline = started + route.retry_window;
     let mut table = process.then(|| upstreams.clone());
     let mut dead_connection_retries = 0u32;
+    // The first attempt counts as sent when the request started, unless it had to wait for
+    // the process; others read the clock (see `Timing`).
+    let mut first_sent = Some(started);
     loop {
-        let addr = match upstream_addr(route, table.as_mut(), deadline, json).await {
-            Ok(addr) => addr,
+        let addr = match upstream_addr(route, table.as_mut(), Some(deadline), json).await {
+            Ok((addr, waited)) => {
+                if waited {
+                    first_sent = None;
+                }
+                addr
+            }
             Err(failed) => return failed,
         };
         let conn = match pool::checkout_direct(
@@ -291,32 +339,41 @@ pub async fn forward_direct(
         {
             Ok(conn) => conn,
             Err(err) => {
-                match connect_failed(route, table.as_mut(), deadline, addr, err, json).await {
+                first_sent = None;
+                match connect_failed(route, table.as_mut(), Some(deadline), addr, err, json).await {
                     Some(failed) => return failed,
                     None => continue,
                 }
             }
         };
         let reused = conn.reused;
-        // One clock read for both deadlines (each read costs, see `clock`).
-        let sent = Instant::now();
-        let deadline = *deadline.get_or_insert(sent + route.retry_window);
+        let sent = first_sent.take().unwrap_or_else(Instant::now);
+        let read_deadline = sent + route.read_timeout;
         let exchange = client::exchange(conn, method, head, || {
             upstream_host(addr, route.authority.as_ref())
         });
-        match tokio::time::timeout_at(sent + route.read_timeout, exchange).await {
-            Err(_) => return gateway_timeout(route, json),
-            Ok(Ok(response)) => {
-                let upstream_time = sent.elapsed();
+        tokio::pin!(exchange);
+        // The caller's timer, not a fresh one per exchange (see `clock::poll_deadline`).
+        let result = poll_fn(|cx| {
+            if let Poll::Ready(result) = exchange.as_mut().poll(cx) {
+                return Poll::Ready(Some(result));
+            }
+            clock::poll_deadline(timer.as_mut(), read_deadline, cx).map(|()| None)
+        })
+        .await;
+        match result {
+            None => return gateway_timeout(route, json),
+            Some(Ok(response)) => {
+                let answered = Instant::now();
                 let (mut parts, body) = response.into_parts();
                 strip_hop_by_hop(&mut parts.headers);
                 let body = IdleTimeout::new(body, route.read_timeout);
                 return Forwarded {
                     response: Response::from_parts(parts, Body::Direct(Box::new(body))),
-                    upstream_time: Some(upstream_time),
+                    upstream: Some(Timing { sent, answered }),
                 };
             }
-            Ok(Err(Failure::Dead(_)))
+            Some(Err(Failure::Dead(_)))
                 if idempotent
                     && dead_connection_retries < MAX_DEAD_CONNECTION_RETRIES
                     && Instant::now() < deadline =>
@@ -327,7 +384,7 @@ pub async fn forward_direct(
                 }
                 continue;
             }
-            Ok(Err(failure)) => {
+            Some(Err(failure)) => {
                 tracing::warn!(
                     "proxy: upstream {addr} failed ({} connection): {failure}",
                     if reused { "kept-alive" } else { "new" }
@@ -343,25 +400,28 @@ pub async fn forward_direct(
 }
 
 /// The address to send to: the route's fixed upstream, or the process's while it is `Ready`
-/// (a `Starting` one is waited for up to the retry window). `Err` is the answer to give.
+/// (a `Starting` one is waited for up to the retry window), and whether it was waited for.
+/// `Err` is the answer to give.
 async fn upstream_addr(
     route: &Route,
     mut table: Option<&mut UpstreamTable>,
     deadline: Option<Instant>,
     json: bool,
-) -> Result<SocketAddr, Forwarded> {
+) -> Result<(SocketAddr, bool), Forwarded> {
+    let mut waited = false;
     loop {
         return match &route.target {
-            Target::Upstream(addr) => Ok(*addr),
+            Target::Upstream(addr) => Ok((*addr, waited)),
             Target::Process(name) => {
                 let state = table
                     .as_deref_mut()
                     .and_then(|table| table.borrow_and_update().get(name).copied());
                 match state {
-                    Some(UpstreamState::Ready(addr)) => Ok(addr),
+                    Some(UpstreamState::Ready(addr)) => Ok((addr, waited)),
                     Some(UpstreamState::Starting) => {
                         let deadline = deadline.unwrap_or_else(Instant::now);
                         if wait_for_change(table.as_deref_mut(), deadline, None).await {
+                            waited = true;
                             continue;
                         }
                         Err(bad_gateway(

@@ -208,7 +208,13 @@ fn push_forwarded_element(out: &mut Vec<u8>, peer: &Peer, proto: &str, host: Opt
     if let Some(host) = host {
         // RFC 7239: host values quoted; quotes and backslashes cannot be escaped reliably.
         out.extend_from_slice(b";host=\"");
-        out.extend(host.bytes().filter(|c| *c != b'"' && *c != b'\\'));
+        let unquotable = |c: &u8| *c == b'"' || *c == b'\\';
+        if host.as_bytes().iter().any(unquotable) {
+            out.extend(host.bytes().filter(|c| !unquotable(c)));
+        } else {
+            // The usual host: one copy rather than a filtered byte at a time (profiled).
+            out.extend_from_slice(host.as_bytes());
+        }
         out.push(b'"');
     }
 }
@@ -232,7 +238,8 @@ pub fn value_text(value: &[u8]) -> Option<&str> {
 /// values, as `HeaderMap::get` gives them), to write what [`add_forwarded`] would set without
 /// a `HeaderMap`.
 pub struct ForwardedIn<'a> {
-    pub host: &'a [u8],
+    /// The `Host` value as text (`None` when it is not).
+    pub host: Option<&'a str>,
     pub xff: Option<&'a [u8]>,
     pub xfp: Option<&'a [u8]>,
     pub xfh: bool,
@@ -276,7 +283,7 @@ impl ForwardedIn<'_> {
             }
             _ => {}
         }
-        push_forwarded_element(out, peer, proto, value_text(self.host));
+        push_forwarded_element(out, peer, proto, self.host);
     }
 }
 
@@ -318,6 +325,21 @@ mod tests {
         strip_hop_by_hop(&mut headers);
         assert_eq!(headers.len(), 1, "{headers:?}");
         assert!(headers.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn forwarded_host_is_quoted_without_quotes_or_backslashes() {
+        let peer = Peer::new("10.1.2.3:5000".parse().expect("address"));
+        let element = |host: &str| {
+            let mut out = Vec::new();
+            push_forwarded_element(&mut out, &peer, "http", Some(host));
+            String::from_utf8(out).expect("ASCII")
+        };
+        assert_eq!(
+            element("app.example:8080"),
+            "for=10.1.2.3;proto=http;host=\"app.example:8080\""
+        );
+        assert_eq!(element("a\"b\\c"), "for=10.1.2.3;proto=http;host=\"abc\"");
     }
 
     #[test]

@@ -327,25 +327,22 @@ async fn handle(
             req.headers().get(header::USER_AGENT).cloned(),
         )
     });
-    let Forwarded {
-        response,
-        upstream_time,
-    } = dispatch(shared, req, peer, ambiguous).await;
+    let forwarded = dispatch(shared, req, peer, ambiguous).await;
     if let Some((method, uri, version, referer, user_agent)) = logged {
         shared.log.record(&Line {
             client: &peer.ip_text,
             method: method.as_str(),
             target: uri.path_and_query().map_or("/", |pq| pq.as_str()),
             version,
-            status: response.status(),
-            bytes: body_bytes(&response),
+            status: forwarded.response.status(),
+            bytes: body_bytes(&forwarded.response),
             referer: referer.as_ref().map(|v| v.as_bytes()),
             user_agent: user_agent.as_ref().map(|v| v.as_bytes()),
-            request_time: started.elapsed(),
-            upstream_time,
+            request_time: forwarded.request_time(started),
+            upstream_time: forwarded.upstream_time(),
         });
     }
-    response
+    forwarded.response
 }
 
 async fn dispatch(
