@@ -12,40 +12,15 @@
 set -uo pipefail
 trap "kill \$UP \$PA \$PB 2>/dev/null; kill \$(cat \$W/nginx.pid) 2>/dev/null; rm -rf \$W" EXIT
 A=$1; B=$2; ROUNDS=${ROUNDS:-4}; DUR=${DUR:-5s}
+. "$(dirname "$0")/servers.sh"
 W=$(mktemp -d /tmp/runway-proxy-ab.XXXXXX); mkdir -p $W/dist $W/logs $W/tmp; chmod 755 $W
 URL=${URL:-/api/health}
 # run.sh's static files: a 1 KB index.html and a 200 KB hashed asset.
 mkdir -p $W/dist/assets
 python3 "$(dirname "$0")/static_files.py" "$W/dist"
-for p in 21102 21103; do wk=${WA:-2}; [ $p = 21103 ] && wk=${WB:-2}; cat > $W/rw$p.toml <<T
-[proxy]
-listen = ["127.0.0.1:$p"]
-workers = $wk
-[[route]]
-path = "/api"
-upstream = "127.0.0.1:21100"
-[[route]]
-path = "/"
-static = "dist"
-T
-done
-cat > $W/nginx.conf <<N
-worker_processes 2;
-pid $W/nginx.pid;
-error_log $W/logs/nginx-error.log;
-events { worker_connections 4096; }
-http {
-  include /etc/nginx/mime.types; default_type application/octet-stream; sendfile on; tcp_nopush on;
-  access_log $W/logs/nginx-access.log;
-  client_body_temp_path $W/tmp/body; proxy_temp_path $W/tmp/proxy; fastcgi_temp_path $W/tmp/f; uwsgi_temp_path $W/tmp/u; scgi_temp_path $W/tmp/s;
-  keepalive_requests 100000;
-  upstream backend { server 127.0.0.1:21100; keepalive 64; }
-  server { listen 127.0.0.1:21101;
-    location /api { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host \$host; proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for; proxy_set_header X-Forwarded-Proto \$scheme; }
-    root $W/dist;
-    location /assets/ { add_header Cache-Control "public, max-age=31536000, immutable"; }
-    location / { try_files \$uri \$uri/ /index.html; } } }
-N
+runway_toml $W/rw21102.toml 21102 21100 "${WA:-2}"
+runway_toml $W/rw21103.toml 21103 21100 "${WB:-2}"
+nginx_conf $W 21101 21100
 WORKERS=1 $A upstream 127.0.0.1:21100 > $W/logs/up.log 2>&1 & UP=$!
 (cd $W && exec $A proxy $W/rw21102.toml > $W/logs/a.log 2>&1) & PA=$!
 (cd $W && exec $B proxy $W/rw21103.toml > $W/logs/b.log 2>&1) & PB=$!

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Where the 2 cores go per proxied request: the proxy's CPU, the upstream's and wrk's (each user +
 # system, per request served), and how idle the machine was, for nginx and runway in turn on
-# /api/health (the same setup as run.sh: 2 nginx workers, runway `workers = 2`, one fixed upstream,
-# wrk -t2 -c64). With the cores saturated, req/s ≈ 2 cores / (sum of the three), so this shows how
-# much of a req/s ratio comes from the proxy itself and how much from what it costs the others.
+# /api/health (run.sh's servers, from servers.sh: 2 nginx workers, runway `workers = 2`, one
+# fixed upstream; wrk -t2 -c64). With the cores saturated, req/s ≈ 2 cores / (sum of the three),
+# so this shows how much of a req/s ratio comes from the proxy itself and how much from what it
+# costs the others.
 # Ports 21400-21402.
 #
 #   bash bench/proxy/cpu_split.sh target/release/proxy-bench          # ROUNDS=3, DUR=5s
@@ -12,32 +13,12 @@ set -uo pipefail
 BIN=$1; ROUNDS=${ROUNDS:-3}; DUR=${DUR:-5s}
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
 command -v nginx >/dev/null || { echo "nginx is not installed (apt-get install nginx-light)" >&2; exit 1; }
-W=$(mktemp -d /tmp/runway-cpu-split.XXXXXX); mkdir -p $W/logs $W/tmp; chmod 755 $W
+. "$(dirname "$0")/servers.sh"
+W=$(mktemp -d /tmp/runway-cpu-split.XXXXXX); mkdir -p $W/logs $W/tmp $W/dist/assets; chmod 755 $W
+python3 "$(dirname "$0")/static_files.py" "$W/dist"
 trap "kill \$UP \$PX 2>/dev/null; kill \$(cat \$W/nginx.pid 2>/dev/null) 2>/dev/null; rm -rf \$W" EXIT
-cat > $W/rw.toml <<T
-[proxy]
-listen = ["127.0.0.1:21402"]
-workers = ${RUNWAY_WORKERS:-2}
-[[route]]
-path = "/api"
-upstream = "127.0.0.1:21400"
-T
-cat > $W/nginx.conf <<N
-worker_processes 2;
-pid $W/nginx.pid;
-error_log $W/logs/nginx-error.log;
-events { worker_connections 4096; }
-http {
-  access_log $W/logs/nginx-access.log;
-  keepalive_requests 100000;
-  client_body_temp_path $W/tmp/body; proxy_temp_path $W/tmp/proxy;
-  fastcgi_temp_path $W/tmp/f; uwsgi_temp_path $W/tmp/u; scgi_temp_path $W/tmp/s;
-  upstream backend { server 127.0.0.1:21400; keepalive 64; }
-  server { listen 127.0.0.1:21401;
-    location /api { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection "";
-      proxy_set_header Host \$host; proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for; proxy_set_header X-Forwarded-Proto \$scheme; } }
-}
-N
+runway_toml $W/rw.toml 21402 21400 "${RUNWAY_WORKERS:-2}"
+nginx_conf $W 21401 21400
 WORKERS=1 $BIN upstream 127.0.0.1:21400 > $W/logs/up.log 2>&1 & UP=$!
 (cd $W && exec $BIN proxy $W/rw.toml > $W/logs/p.log 2>&1) & PX=$!
 nginx -p $W -c $W/nginx.conf -g "daemon on;"

@@ -10,6 +10,7 @@
 #   CASES="api" BIN=path/to/proxy-bench bash bench/proxy/run.sh   # one case, a prebuilt binary
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. bench/proxy/servers.sh
 
 RUNS=${RUNS:-5}
 CASES=${CASES:-api index js200k}
@@ -44,55 +45,9 @@ trap cleanup EXIT
 mkdir -p "$WORK/dist/assets" "$WORK/tmp" "$WORK/logs"
 python3 bench/proxy/static_files.py "$WORK/dist"
 
-cat > "$WORK/nginx.conf" <<NGINX
-worker_processes 2;
-pid $WORK/nginx.pid;
-error_log $WORK/logs/nginx-error.log;
-events { worker_connections 4096; }
-http {
-  include /etc/nginx/mime.types;
-  default_type application/octet-stream;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_timeout 65;
-  keepalive_requests 100000;
-  access_log $WORK/logs/nginx-access.log;
-  client_body_temp_path $WORK/tmp/body;
-  proxy_temp_path $WORK/tmp/proxy;
-  fastcgi_temp_path $WORK/tmp/fastcgi;
-  uwsgi_temp_path $WORK/tmp/uwsgi;
-  scgi_temp_path $WORK/tmp/scgi;
-  upstream backend { server 127.0.0.1:$UP_PORT; keepalive 64; }
-  server {
-    listen 127.0.0.1:$NGINX_PORT;
-    root $WORK/dist;
-    location /api {
-      proxy_pass http://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host \$host;
-      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto \$scheme;
-    }
-    location /assets/ { add_header Cache-Control "public, max-age=31536000, immutable"; }
-    location / { try_files \$uri \$uri/ /index.html; }
-  }
-}
-NGINX
+nginx_conf "$WORK" $NGINX_PORT $UP_PORT
 
-cat > "$WORK/runway.toml" <<TOML
-[proxy]
-listen = ["127.0.0.1:$RUNWAY_PORT"]
-workers = 2
-
-[[route]]
-path = "/api"
-upstream = "127.0.0.1:$UP_PORT"
-
-[[route]]
-path = "/"
-static = "dist"
-TOML
+runway_toml "$WORK/runway.toml" $RUNWAY_PORT $UP_PORT
 
 wait_port() {
   for _ in $(seq 1 100); do
