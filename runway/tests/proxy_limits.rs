@@ -274,14 +274,20 @@ async fn oversized_or_too_many_headers_get_431() {
     assert_eq!(upstream.connections.load(Ordering::SeqCst), 0);
 }
 
-#[tokio::test]
-async fn a_silent_upstream_gets_504_after_the_read_timeout() {
+/// A test upstream behind a proxy whose only route has this upstream read timeout.
+async fn behind_read_timeout(timeout: Duration) -> (Upstream, TestProxy) {
     let upstream = Upstream::start().await;
     let routes = vec![RouteConfig {
-        read_timeout: Some(Duration::from_millis(300)),
+        read_timeout: Some(timeout),
         ..RouteConfig::to_upstream("/", &upstream.addr.to_string())
     }];
     let proxy = start_proxy_with(config(), routes, Default::default(), |_| {}).await;
+    (upstream, proxy)
+}
+
+#[tokio::test]
+async fn a_silent_upstream_gets_504_after_the_read_timeout() {
+    let (_upstream, proxy) = behind_read_timeout(Duration::from_millis(300)).await;
     let response = client()
         .get(proxy.url("/slow?ms=5000"))
         .header("accept", "application/json")
@@ -297,12 +303,7 @@ async fn a_silent_upstream_gets_504_after_the_read_timeout() {
 /// on a kept-alive connection gets its own full read timeout, whatever the earlier ones left.
 #[tokio::test]
 async fn each_request_on_a_kept_alive_connection_gets_the_whole_read_timeout() {
-    let upstream = Upstream::start().await;
-    let routes = vec![RouteConfig {
-        read_timeout: Some(Duration::from_millis(1000)),
-        ..RouteConfig::to_upstream("/", &upstream.addr.to_string())
-    }];
-    let proxy = start_proxy_with(config(), routes, Default::default(), |_| {}).await;
+    let (upstream, proxy) = behind_read_timeout(Duration::from_millis(1000)).await;
     let client = client();
     let get = |path: &str| {
         client

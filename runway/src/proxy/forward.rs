@@ -180,7 +180,7 @@ pub async fn forward(
     let mut table = matches!(route.target, Target::Process(_)).then(|| upstreams.clone());
     let mut dead_connection_retries = 0u32;
     loop {
-        let addr = match upstream_addr(route, table.as_mut(), Some(deadline), json).await {
+        let addr = match upstream_addr(route, table.as_mut(), deadline, json).await {
             Ok((addr, _)) => addr,
             Err(failed) => return failed,
         };
@@ -193,7 +193,7 @@ pub async fn forward(
         let conn = match checked {
             Ok(conn) => conn,
             Err(err) => {
-                match connect_failed(route, table.as_mut(), Some(deadline), addr, err, json).await {
+                match connect_failed(route, table.as_mut(), deadline, addr, err, json).await {
                     Some(failed) => return failed,
                     None => continue,
                 }
@@ -321,7 +321,7 @@ pub async fn forward_direct(
     // the process; others read the clock (see `Timing`).
     let mut first_sent = Some(started);
     loop {
-        let addr = match upstream_addr(route, table.as_mut(), Some(deadline), json).await {
+        let addr = match upstream_addr(route, table.as_mut(), deadline, json).await {
             Ok((addr, waited)) => {
                 if waited {
                     first_sent = None;
@@ -340,7 +340,7 @@ pub async fn forward_direct(
             Ok(conn) => conn,
             Err(err) => {
                 first_sent = None;
-                match connect_failed(route, table.as_mut(), Some(deadline), addr, err, json).await {
+                match connect_failed(route, table.as_mut(), deadline, addr, err, json).await {
                     Some(failed) => return failed,
                     None => continue,
                 }
@@ -405,7 +405,7 @@ pub async fn forward_direct(
 async fn upstream_addr(
     route: &Route,
     mut table: Option<&mut UpstreamTable>,
-    deadline: Option<Instant>,
+    deadline: Instant,
     json: bool,
 ) -> Result<(SocketAddr, bool), Forwarded> {
     let mut waited = false;
@@ -419,7 +419,6 @@ async fn upstream_addr(
                 match state {
                     Some(UpstreamState::Ready(addr)) => Ok((addr, waited)),
                     Some(UpstreamState::Starting) => {
-                        let deadline = deadline.unwrap_or_else(Instant::now);
                         if wait_for_change(table.as_deref_mut(), deadline, None).await {
                             waited = true;
                             continue;
@@ -451,13 +450,12 @@ async fn upstream_addr(
 async fn connect_failed(
     route: &Route,
     table: Option<&mut UpstreamTable>,
-    deadline: Option<Instant>,
+    deadline: Instant,
     addr: SocketAddr,
     err: impl std::fmt::Display,
     json: bool,
 ) -> Option<Forwarded> {
-    if let Some(deadline) = deadline
-        && matches!(route.target, Target::Process(_))
+    if matches!(route.target, Target::Process(_))
         && Instant::now() < deadline
         && wait_for_change(table, deadline, Some(REFUSED_POLL)).await
     {
