@@ -8,6 +8,8 @@
 #   bash bench/proxy/run.sh            # RUNS=5 DURATION=10s by default
 #   RUNS=3 DURATION=5s bash bench/proxy/run.sh
 #   CASES="api" BIN=path/to/proxy-bench bash bench/proxy/run.sh   # one case, a prebuilt binary
+#   UPSTREAM_WORKERS=2 bash bench/proxy/run.sh   # the upstream on 2 threads (default 1, as
+#                                                # every figure in docs/benchmarks.md)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . bench/proxy/servers.sh
@@ -57,7 +59,7 @@ wait_port() {
   echo "nothing listens on :$1" >&2; exit 1
 }
 
-WORKERS=1 "$BIN" upstream 127.0.0.1:$UP_PORT >"$WORK/logs/upstream.log" 2>&1 &
+WORKERS=${UPSTREAM_WORKERS:-1} "$BIN" upstream 127.0.0.1:$UP_PORT >"$WORK/logs/upstream.log" 2>&1 &
 UPSTREAM_PID=$!
 PIDS+=($UPSTREAM_PID)
 nginx -p "$WORK" -c "$WORK/nginx.conf" -g "daemon on;"
@@ -96,7 +98,7 @@ nginx_pids() {
 RESULTS="$WORK/results.tsv"
 : >"$RESULTS"
 half=$(( ${DURATION%s} / 2 ))
-run() { # name server url
+run() { # name server url  (uses the loop's run number $i)
   local name=$1 server=$2 url=$3 out rss
   local pids
   case $server in
@@ -118,7 +120,7 @@ run() { # name server url
   p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
   p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
   local errors; errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$server" "$rps" "$p50" "$p99" "$rss" "$us_per_req" "$errors" >>"$RESULTS"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$i" "$name" "$server" "$rps" "$p50" "$p99" "$rss" "$us_per_req" "$errors" >>"$RESULTS"
   printf '  %-8s %-7s %10s req/s  p50 %-8s p99 %-8s rss %6s KiB  cpu %6s us/req  load %s %s\n' "$name" "$server" "$rps" "$p50" "$p99" "$rss" "$us_per_req" "$(cut -d' ' -f1 /proc/loadavg)" "$errors" >&2
 }
 
@@ -153,9 +155,9 @@ def ms(text):
             return float(text[: -len(unit)]) * factor
     return float("nan")
 data = {}
-for name, server, rps, p50, p99, rss, cpu, errors in rows:
-    d = data.setdefault((name, server), {"rps": [], "p50": [], "p99": [], "rss": [], "cpu": [], "errors": []})
-    d["rps"].append(float(rps)); d["p50"].append(ms(p50)); d["p99"].append(ms(p99)); d["rss"].append(int(rss))
+for run, name, server, rps, p50, p99, rss, cpu, errors in rows:
+    d = data.setdefault((name, server), {"run": [], "rps": [], "p50": [], "p99": [], "rss": [], "cpu": [], "errors": []})
+    d["run"].append(run); d["rps"].append(float(rps)); d["p50"].append(ms(p50)); d["p99"].append(ms(p99)); d["rss"].append(int(rss))
     d["cpu"].append(float(cpu))
     if errors.strip(): d["errors"].append(errors.strip())
 med = lambda xs: statistics.median(xs)
@@ -170,6 +172,17 @@ for name, label in (("api", "/api proxied"), ("index", "static 1 KB index.html")
           f"| {med(n['p50']):.2f} ms | {med(r['p50']):.2f} ms "
           f"| {med(n['p99']):.2f} ms | {med(r['p99']):.2f} ms | {med(n['rss'])/1024:.1f} MB | {med(r['rss'])/1024:.1f} MB "
           f"| {med(n['cpu']):.1f} us | {med(r['cpu']):.1f} us |")
+# The same ratio run by run: nginx and runway ran back to back in each run, so each pair shared the
+# host's state; the spread says how far one run can be trusted.
+print("\n| case | runway/nginx per run | median | min | max |")
+print("|---|---|---|---|---|")
+for name in ("api", "index", "js200k"):
+    if (name, "nginx") not in data:
+        continue
+    n, r = data[(name, "nginx")], data[(name, "runway")]
+    nginx_by_run = dict(zip(n["run"], n["rps"]))
+    ratios = [rps / nginx_by_run[run] for run, rps in zip(r["run"], r["rps"]) if run in nginx_by_run]
+    print(f"| {name} | {' / '.join(f'{x:.2f}' for x in ratios)} | {med(ratios):.2f}x | {min(ratios):.2f}x | {max(ratios):.2f}x |")
 d = data[("api", "direct")]
 print(f"\nupstream direct (no proxy): {med(d['rps']):,.0f} req/s, p50 {med(d['p50']):.2f} ms, p99 {med(d['p99']):.2f} ms, "
       f"upstream CPU {med(d['cpu']):.1f} us/req")
