@@ -9,6 +9,7 @@
 #
 #   bash bench/proxy/cpu_split.sh target/release/proxy-bench          # ROUNDS=3, DUR=5s
 #   RUNWAY_WORKERS=1 bash bench/proxy/cpu_split.sh BIN                 # runway's thread count
+#   UPSTREAM_WORKERS=2 bash bench/proxy/cpu_split.sh BIN               # the upstream on 2 threads
 set -uo pipefail
 BIN=$1; ROUNDS=${ROUNDS:-3}; DUR=${DUR:-5s}
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
@@ -19,7 +20,7 @@ python3 "$(dirname "$0")/static_files.py" "$W/dist"
 trap "kill \$UP \$PX 2>/dev/null; kill \$(cat \$W/nginx.pid 2>/dev/null) 2>/dev/null; rm -rf \$W" EXIT
 runway_toml $W/rw.toml 21402 21400 "${RUNWAY_WORKERS:-2}"
 nginx_conf $W 21401 21400
-WORKERS=1 $BIN upstream 127.0.0.1:21400 > $W/logs/up.log 2>&1 & UP=$!
+WORKERS=${UPSTREAM_WORKERS:-1} $BIN upstream 127.0.0.1:21400 > $W/logs/up.log 2>&1 & UP=$!
 (cd $W && exec $BIN proxy $W/rw.toml > $W/logs/p.log 2>&1) & PX=$!
 nginx -p $W -c $W/nginx.conf -g "daemon on;"
 sleep 1
