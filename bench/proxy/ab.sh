@@ -8,7 +8,8 @@
 #   WA=2 WB=1 bash bench/proxy/ab.sh BIN BIN                      # same build, 2 vs 1 workers
 #   URL=/assets/app-3f9a1c.js bash bench/proxy/ab.sh OLD NEW       # run.sh's 200 KB static file
 #                                                                 # (URL=/ for its 1 KB index)
-# CPU/req is also split into user and system time (the last two columns).
+# CPU/req is also split into user and system time (the last two columns). Who runs first rotates
+# each round; the summary gives medians and the B/A, A/nginx, B/nginx ratios round by round.
 set -uo pipefail
 trap "kill \$UP \$PA \$PB 2>/dev/null; kill \$(cat \$W/nginx.pid) 2>/dev/null; rm -rf \$W" EXIT
 A=$1; B=$2; ROUNDS=${ROUNDS:-4}; DUR=${DUR:-5s}
@@ -39,5 +40,37 @@ one() { # name port pids...
 }
 echo "name rps cpu_us_per_req p99 load user_us sys_us"
 for i in $(seq 1 $ROUNDS); do
-  one A 21102 $PA; one B 21103 $PB; one nginx 21101 $NG
+  # Who goes first rotates from round to round, so no one always runs on the heels of another.
+  case $((i % 3)) in
+    1) order="A B nginx" ;;
+    2) order="B nginx A" ;;
+    0) order="nginx A B" ;;
+  esac
+  for name in $order; do
+    case $name in
+      A) one A 21102 $PA ;;
+      B) one B 21103 $PB ;;
+      nginx) one nginx 21101 $NG ;;
+    esac
+  done | tee -a $W/rounds
 done
+# Medians, and the ratios round by round (each round's three ran back to back on the same host
+# state, so their ratio is steadier than a ratio of medians).
+python3 - $W/rounds $ROUNDS <<'PY'
+import statistics as st, sys
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+rounds = int(sys.argv[2])
+by = {}
+for name, rps, cpu, *_ in rows:
+    by.setdefault(name, []).append((float(rps), float(cpu)))
+print(f"\nmedians of {rounds} rounds:")
+for name in ("A", "B", "nginx"):
+    xs = by.get(name, [])
+    if xs:
+        print(f"  {name:6s} {st.median(r for r, _ in xs):9.0f} req/s  {st.median(c for _, c in xs):6.2f} us CPU/req")
+def ratios(a, b):
+    return [x[0] / y[0] for x, y in zip(by[a], by[b])]
+for a, b in (("B", "A"), ("A", "nginx"), ("B", "nginx")):
+    rs = ratios(a, b)
+    print(f"  {a}/{b} req/s by round: median {st.median(rs):.3f}  ({' '.join(f'{r:.2f}' for r in rs)})")
+PY
