@@ -48,8 +48,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::{Buf, Bytes, BytesMut};
-use http::header::{self, HeaderName, HeaderValue};
-use http::{Method, Response, StatusCode, Version};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, StatusCode, Version};
 use http_body::Body as _;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
@@ -347,18 +347,18 @@ pub async fn serve(
             peer,
             &buf[..head.len],
             &head,
-            &forwarded.response,
+            (forwarded.response.status(), body_bytes(&forwarded.response)),
             forwarded.request_time(started),
             forwarded.upstream_time(),
         );
-        let response = forwarded.response;
+        let (parts, body) = forwarded.response.into_parts();
         buf.advance(head.len);
         let close = stopping.load(Ordering::Relaxed);
         match write_response(
             &mut stream,
             &mut out,
             &head.method,
-            response,
+            (parts.status, Headers::Map(parts.headers), body),
             close,
             pipelined,
         )
@@ -383,7 +383,7 @@ fn log_request(
     peer: &Peer,
     bytes: &[u8],
     head: &Head,
-    response: &Response<Body>,
+    (status, sent): (StatusCode, Option<u64>),
     request_time: Duration,
     upstream_time: Option<Duration>,
 ) {
@@ -395,8 +395,8 @@ fn log_request(
         method: head.method.as_str(),
         target: head.target(bytes),
         version: Version::HTTP_11,
-        status: response.status(),
-        bytes: body_bytes(response),
+        status,
+        bytes: sent,
         referer: head.value_of(bytes, head.referer),
         user_agent: head.value_of(bytes, head.user_agent),
         request_time,
@@ -404,11 +404,12 @@ fn log_request(
     });
 }
 
-/// A request on a static route: the static file server's own response
+/// A request on a static route: the static file server's own answer
 /// ([`StaticFiles::serve`](super::files::StaticFiles::serve), the one hyper's path calls, fed
-/// the same request headers through [`FileRequest`]), written by [`write_response`] as hyper
-/// would write it, a big cached body with `sendfile` (see [`write_two`]); the same access log
-/// line as hyper's path. `Ok(true)`: the connection can be kept alive.
+/// the same request headers through [`FileRequest`]), its header list written by
+/// [`write_response`] as hyper would write the map hyper's path makes of it, a big cached body
+/// with `sendfile` (see [`write_two`]); the same access log line as hyper's path. `Ok(true)`:
+/// the connection can be kept alive.
 ///
 /// Why: handing the connection to hyper for static files cost, per request, hyper's parse and
 /// dispatch, the framing guard's second parse, a `HeaderMap` of the request and the service's
@@ -427,7 +428,7 @@ async fn serve_static(
     stopping: &AtomicBool,
     started: Instant,
 ) -> io::Result<bool> {
-    let response = {
+    let answer = {
         let bytes = &buf[..head.len];
         let mut headers = FileRequest::default();
         for (at, span) in head.headers[..head.count].iter().enumerate() {
@@ -436,21 +437,22 @@ async fn serve_static(
             headers.set(name, || value_text(head.value(bytes, at)));
         }
         let rest = route.rest(head.path(bytes));
-        let response = shared.files.serve(dir, &head.method, rest, &headers).await;
+        let answer = shared.files.serve(dir, &head.method, rest, &headers).await;
         log_request(
             shared,
             peer,
             bytes,
             head,
-            &response,
+            (answer.status, answer.content_length),
             started.elapsed(),
             None,
         );
-        response
+        answer
     };
     let pipelined = buf.len() > head.len;
     buf.advance(head.len);
     let close = stopping.load(Ordering::Relaxed);
+    let response = (answer.status, Headers::List(answer.headers), answer.body);
     let keep = write_response(stream, out, &head.method, response, close, pipelined).await?;
     if out.capacity() > 64 * 1024 {
         *out = Vec::with_capacity(1024);
@@ -734,20 +736,20 @@ enum Encoding {
     Close,
 }
 
-/// Writes `response` the way hyper's HTTP/1.1 server would for the same request: the status
-/// line, the headers in map order with lower-case names, the `content-length` or chunked
+/// Writes a response (status, headers, body) the way hyper's HTTP/1.1 server would for the same
+/// request: the status line, the headers in order with lower-case names (a proxied response's
+/// map, its head as received when unchanged, or the static file server's list), the
+/// `content-length` or chunked
 /// framing hyper chooses from the body's size, `date` when missing, `connection: close` when
 /// the connection ends after it. `Ok(true)`: the connection can be kept alive.
 async fn write_response(
     stream: &mut TcpStream,
     out: &mut Vec<u8>,
     method: &Method,
-    response: Response<Body>,
+    (status, headers, mut body): (StatusCode, Headers, Body),
     mut close: bool,
     mut pipelined: bool,
 ) -> io::Result<bool> {
-    let (parts, mut body) = response.into_parts();
-    let status = parts.status;
     // hyper: no length for an ended body, else the exact size if the body knows it.
     let length = if body.is_end_stream() {
         None
@@ -765,87 +767,41 @@ async fn write_response(
         out.extend_from_slice(b"\r\n");
     }
     let head_method = *method == Method::HEAD;
-    let mut encoding = Encoding::Length(0);
-    let mut wrote_len = false;
-    let mut wrote_date = false;
-    let mut connection_close = false;
-    let mut connection_open = false;
+    let mut written = Written {
+        encoding: Encoding::Length(0),
+        len: false,
+        date: false,
+        connection_close: false,
+        connection_open: false,
+    };
     if let Some(raw) = body.raw_head() {
         // Kept as received because it needs no change (see `RawHead`): what the map below
         // would write, in the same order.
         for (name, value) in raw.headers() {
-            wrote_date |= name.eq_ignore_ascii_case(b"date");
+            written.date |= name.eq_ignore_ascii_case(b"date");
             out.extend(name.iter().map(u8::to_ascii_lowercase));
             out.extend_from_slice(b": ");
             out.extend_from_slice(value);
             out.extend_from_slice(b"\r\n");
         }
-        encoding = Encoding::Length(raw.content_length());
-        wrote_len = true;
+        written.encoding = Encoding::Length(raw.content_length());
+        written.len = true;
     } else {
-        // Map order, all values of a name together (what hyper's encoder walks); a `None` name is
-        // another value of the previous one.
-        let mut current: Option<HeaderName> = None;
-        for (name, value) in parts.headers {
-            if let Some(name) = name {
-                if connection_open {
-                    out.extend_from_slice(b"\r\n");
-                    connection_open = false;
-                }
-                current = Some(name);
-            } else if *current.as_ref().unwrap_or(&header::CONTENT_LENGTH) == header::CONTENT_LENGTH
-            {
-                // Repeated lengths were checked equal by the client; one line is written.
-                continue;
+        match headers {
+            Headers::Map(map) => push_headers(out, map, length, head_method, &mut written)?,
+            Headers::List(list) => {
+                let list = list.into_iter().map(|(name, value)| (Some(name), value));
+                push_headers(out, list, length, head_method, &mut written)?
             }
-            let Some(name) = current.as_ref() else {
-                continue;
-            };
-            if *name == header::CONTENT_LENGTH {
-                match length {
-                    Some(Some(known)) => {
-                        encoding = Encoding::Length(known);
-                        push_header(out, b"content-length", value.as_bytes());
-                        wrote_len = true;
-                    }
-                    Some(None) => {
-                        let Some(len) = parse_length(value.as_bytes()) else {
-                            return Err(invalid("invalid content-length in a response"));
-                        };
-                        encoding = Encoding::Length(len);
-                        push_header(out, b"content-length", value.as_bytes());
-                        wrote_len = true;
-                    }
-                    None if head_method => {
-                        push_header(out, b"content-length", value.as_bytes());
-                        wrote_len = true;
-                    }
-                    // No body: hyper drops the header and writes its own `content-length: 0`.
-                    None => {}
-                }
-                continue;
-            }
-            if *name == header::TRANSFER_ENCODING || *name == header::TRAILER {
-                // Hop-by-hop: stripped from every response this path relays.
-                continue;
-            }
-            if *name == header::CONNECTION {
-                connection_close |= has_close(&value);
-                if connection_open {
-                    out.extend_from_slice(b", ");
-                } else {
-                    out.extend_from_slice(b"connection: ");
-                    connection_open = true;
-                }
-                out.extend_from_slice(value.as_bytes());
-                continue;
-            }
-            if *name == header::DATE {
-                wrote_date = true;
-            }
-            push_header(out, name.as_str().as_bytes(), value.as_bytes());
         }
     }
+    let Written {
+        mut encoding,
+        len: wrote_len,
+        date: wrote_date,
+        mut connection_close,
+        connection_open,
+    } = written;
     if connection_open {
         if close && !connection_close {
             // hyper appends `close` to the existing values when keep-alive was disabled.
@@ -989,6 +945,96 @@ async fn write_response(
         stream.write_all(out).await?;
     }
     Ok(!close && encoding != Encoding::Close)
+}
+
+/// A response's headers as the fast path gets them: a proxied response's map, or the static
+/// file server's list (see [`FileAnswer`](super::files::FileAnswer)), both written in order.
+enum Headers {
+    Map(HeaderMap),
+    List(Vec<(HeaderName, HeaderValue)>),
+}
+
+/// What [`push_headers`] wrote that the rest of the head depends on.
+struct Written {
+    encoding: Encoding,
+    len: bool,
+    date: bool,
+    connection_close: bool,
+    /// A `connection` line is open (values of that name are joined on it).
+    connection_open: bool,
+}
+
+/// Writes `headers` as hyper's encoder writes a map: in order, all values of a name together (a
+/// `None` name is another value of the previous one), `content-length` from the body's size
+/// when known (`length`, as in [`write_response`]), hop-by-hop `transfer-encoding` and `trailer`
+/// left out, `connection` values joined on one line.
+fn push_headers(
+    out: &mut Vec<u8>,
+    headers: impl IntoIterator<Item = (Option<HeaderName>, HeaderValue)>,
+    length: Option<Option<u64>>,
+    head_method: bool,
+    written: &mut Written,
+) -> io::Result<()> {
+    let mut current: Option<HeaderName> = None;
+    for (name, value) in headers {
+        if let Some(name) = name {
+            if written.connection_open {
+                out.extend_from_slice(b"\r\n");
+                written.connection_open = false;
+            }
+            current = Some(name);
+        } else if *current.as_ref().unwrap_or(&header::CONTENT_LENGTH) == header::CONTENT_LENGTH {
+            // Repeated lengths were checked equal by the client; one line is written.
+            continue;
+        }
+        let Some(name) = current.as_ref() else {
+            continue;
+        };
+        if *name == header::CONTENT_LENGTH {
+            match length {
+                Some(Some(known)) => {
+                    written.encoding = Encoding::Length(known);
+                    push_header(out, b"content-length", value.as_bytes());
+                    written.len = true;
+                }
+                Some(None) => {
+                    let Some(len) = parse_length(value.as_bytes()) else {
+                        return Err(invalid("invalid content-length in a response"));
+                    };
+                    written.encoding = Encoding::Length(len);
+                    push_header(out, b"content-length", value.as_bytes());
+                    written.len = true;
+                }
+                None if head_method => {
+                    push_header(out, b"content-length", value.as_bytes());
+                    written.len = true;
+                }
+                // No body: hyper drops the header and writes its own `content-length: 0`.
+                None => {}
+            }
+            continue;
+        }
+        if *name == header::TRANSFER_ENCODING || *name == header::TRAILER {
+            // Hop-by-hop: stripped from every response this path relays.
+            continue;
+        }
+        if *name == header::CONNECTION {
+            written.connection_close |= has_close(&value);
+            if written.connection_open {
+                out.extend_from_slice(b", ");
+            } else {
+                out.extend_from_slice(b"connection: ");
+                written.connection_open = true;
+            }
+            out.extend_from_slice(value.as_bytes());
+            continue;
+        }
+        if *name == header::DATE {
+            written.date = true;
+        }
+        push_header(out, name.as_str().as_bytes(), value.as_bytes());
+    }
+    Ok(())
 }
 
 /// Ready when the client closed (or reset) its side while a request is in flight; the request

@@ -16,7 +16,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Response, StatusCode};
 use http_body::Frame;
 use http_body_util::{BodyExt, StreamBody};
@@ -160,6 +160,49 @@ struct Entry {
     _zero_copy: Option<zerocopy::Registration>,
 }
 
+/// The file server's answer: status, headers in the order they are written (the order hyper
+/// writes a map filled in this order) and body. hyper's path makes a `Response` of it
+/// ([`FileAnswer::into_response`]); the fast path writes its head straight from the list, so a
+/// static response costs no `HeaderMap` built and walked again (docs/benchmarks.md, issue 5).
+pub struct FileAnswer {
+    pub status: StatusCode,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub body: Body,
+    /// The `Content-Length` among `headers`, as a number (what the access log reports).
+    pub content_length: Option<u64>,
+}
+
+impl FileAnswer {
+    fn new(status: StatusCode, body: Body) -> FileAnswer {
+        FileAnswer {
+            status,
+            headers: Vec::with_capacity(10),
+            body,
+            content_length: None,
+        }
+    }
+
+    fn push(&mut self, name: HeaderName, value: HeaderValue) {
+        self.headers.push((name, value));
+    }
+
+    fn push_length(&mut self, length: u64, value: HeaderValue) {
+        self.content_length = Some(length);
+        self.push(header::CONTENT_LENGTH, value);
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        let mut response = Response::new(self.body);
+        *response.status_mut() = self.status;
+        let map = response.headers_mut();
+        map.reserve(self.headers.len());
+        for (name, value) in self.headers {
+            map.append(name, value);
+        }
+        response
+    }
+}
+
 /// Outcome of resolving a path on disk.
 enum Lookup {
     Found(Arc<Entry>),
@@ -202,22 +245,18 @@ impl StaticFiles {
         method: &Method,
         rest: &str,
         headers: &FileRequest<'_>,
-    ) -> Response<Body> {
+    ) -> FileAnswer {
         if method != Method::GET && method != Method::HEAD {
-            let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-            return response;
+            let mut answer = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+            answer.push(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return answer;
         }
         let path = match SafePath::parse(rest) {
             Ok(path) => path,
             Err(reason) => {
-                let mut response = plain(StatusCode::BAD_REQUEST, &format!("{reason}\n"));
-                response
-                    .headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
-                return response;
+                let mut answer = plain(StatusCode::BAD_REQUEST, &format!("{reason}\n"));
+                answer.push(header::CONNECTION, HeaderValue::from_static("close"));
+                return answer;
             }
         };
         let extensionless = path.is_extensionless();
@@ -715,9 +754,8 @@ fn parse_range(value: &str, len: u64) -> Result<Option<(u64, u64)>, ()> {
     Ok(Some(range))
 }
 
-/// The response for a found file. Headers go into one map sized once, in the order hyper writes
-/// them (insertion order), from values made when the file was loaded.
-fn respond(entry: &Entry, method: &Method, headers: &FileRequest<'_>) -> Response<Body> {
+/// The answer for a found file, its headers made from values prepared when the file was loaded.
+fn respond(entry: &Entry, method: &Method, headers: &FileRequest<'_>) -> FileAnswer {
     let encoding = choose_encoding(entry, headers);
     let (variant, content_encoding) = match encoding {
         Encoding::Brotli => (entry.br.as_ref(), Some("br")),
@@ -726,29 +764,27 @@ fn respond(entry: &Entry, method: &Method, headers: &FileRequest<'_>) -> Respons
     };
     let variant = variant.unwrap_or(&entry.identity);
 
-    let mut response = Response::new(Body::empty());
-    let map = response.headers_mut();
-    map.reserve(10);
-    map.insert(header::ETAG, variant.etag.clone());
-    map.insert(header::LAST_MODIFIED, entry.last_modified.clone());
-    map.insert(header::CONTENT_TYPE, entry.content_type.clone());
+    let mut answer = FileAnswer::new(StatusCode::OK, Body::empty());
+    answer.push(header::ETAG, variant.etag.clone());
+    answer.push(header::LAST_MODIFIED, entry.last_modified.clone());
+    answer.push(header::CONTENT_TYPE, entry.content_type.clone());
     if let Some(cache_control) = &entry.cache_control {
-        map.insert(header::CACHE_CONTROL, cache_control.clone());
+        answer.push(header::CACHE_CONTROL, cache_control.clone());
     }
     if entry.br.is_some() || entry.gzip.is_some() {
-        map.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+        answer.push(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     }
     if not_modified(entry, headers) {
-        *response.status_mut() = StatusCode::NOT_MODIFIED;
-        return response;
+        answer.status = StatusCode::NOT_MODIFIED;
+        return answer;
     }
     if let Some(encoding) = content_encoding {
-        map.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
+        answer.push(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
     }
 
     let mut range = None;
     if encoding == Encoding::Identity {
-        map.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        answer.push(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
         let if_range_ok = headers.if_range.is_none_or(|value| {
             etag_matches(value, &entry.etag)
                 || entry.last_modified.to_str().is_ok_and(|lm| lm == value)
@@ -759,39 +795,39 @@ fn respond(entry: &Entry, method: &Method, headers: &FileRequest<'_>) -> Respons
             match parse_range(value, variant.len) {
                 Ok(found) => range = found,
                 Err(()) => {
-                    map.insert(
+                    answer.push(
                         header::CONTENT_RANGE,
                         header_value(format!("bytes */{}", variant.len)),
                     );
-                    *response.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
-                    return response;
+                    answer.status = StatusCode::RANGE_NOT_SATISFIABLE;
+                    return answer;
                 }
             }
         }
     }
     let (start, length) = match range {
         Some((start, end)) => {
-            map.insert(
+            answer.push(
                 header::CONTENT_RANGE,
                 header_value(format!("bytes {start}-{end}/{}", variant.len)),
             );
-            map.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start + 1));
-            *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+            answer.push_length(end - start + 1, HeaderValue::from(end - start + 1));
+            answer.status = StatusCode::PARTIAL_CONTENT;
             (start, end - start + 1)
         }
         None => {
-            map.insert(header::CONTENT_LENGTH, variant.length.clone());
+            answer.push_length(variant.len, variant.length.clone());
             (0, variant.len)
         }
     };
     if method != Method::HEAD {
-        *response.body_mut() = if let Some(data) = &variant.data {
+        answer.body = if let Some(data) = &variant.data {
             Body::full(data.slice(start as usize..(start + length) as usize))
         } else {
             stream_file(variant.path.clone(), start, length)
         };
     }
-    response
+    answer
 }
 
 /// A header value from text made of visible ASCII (a range's numbers).
@@ -821,12 +857,11 @@ fn stream_file(path: PathBuf, start: u64, length: u64) -> Body {
     Body::Boxed(StreamBody::new(stream).boxed_unsync())
 }
 
-fn plain(status: StatusCode, text: &str) -> Response<Body> {
-    let mut response = Response::new(Body::full(Bytes::copy_from_slice(text.as_bytes())));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
+fn plain(status: StatusCode, text: &str) -> FileAnswer {
+    let mut answer = FileAnswer::new(status, Body::full(Bytes::copy_from_slice(text.as_bytes())));
+    answer.push(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    response
+    answer
 }

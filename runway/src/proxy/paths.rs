@@ -5,7 +5,7 @@
 //! system — `.`/`..` segments, backslashes, NUL, invalid or overlong UTF-8, dotfiles — is refused
 //! before the disk is touched. Symlinks are checked after resolution (see `files`).
 
-use percent_encoding::percent_decode_str;
+use percent_encoding::percent_decode;
 
 /// A request path reduced to plain file-name segments.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,33 +18,58 @@ pub struct SafePath {
 
 impl SafePath {
     /// Parses the part of the URL path after the route prefix. Per request on the static
-    /// path, so it allocates only the result (and a buffer for a segment with escapes).
+    /// path, so it allocates only the result (and a buffer for a segment with escapes), and
+    /// looks at each byte of a plain ASCII segment once.
     pub fn parse(raw: &str) -> Result<SafePath, &'static str> {
         let mut relative = String::with_capacity(raw.len());
         let mut decoded = Vec::new();
-        for raw_segment in raw.split('/') {
+        let mut rest = raw;
+        while !rest.is_empty() {
+            // Cut at the next `/` (ASCII, so both sides stay `str`).
+            let (raw_segment, after) = match rest.bytes().position(|b| b == b'/') {
+                Some(at) => (&rest[..at], &rest[at + 1..]),
+                None => (rest, ""),
+            };
+            rest = after;
             if raw_segment.is_empty() {
                 continue;
             }
-            // Without a `%` a segment decodes to itself.
-            let bytes = if raw_segment.contains('%') {
+            // Without a `%` a segment decodes to itself (and is already `str`).
+            let escaped = raw_segment.as_bytes().contains(&b'%');
+            let bytes = if escaped {
                 decoded.clear();
-                decoded.extend(percent_decode_str(raw_segment));
+                decoded.extend(percent_decode(raw_segment.as_bytes()));
                 &decoded[..]
             } else {
                 raw_segment.as_bytes()
             };
-            if bytes.iter().any(|b| matches!(b, b'/' | b'\\' | 0)) {
+            let mut splits = false;
+            let mut ascii_control = false;
+            let mut non_ascii = false;
+            for &b in bytes {
+                match b {
+                    b'/' | b'\\' | 0 => splits = true,
+                    0x01..=0x1f | 0x7f => ascii_control = true,
+                    0x80.. => non_ascii = true,
+                    _ => {}
+                }
+            }
+            if splits {
                 return Err("the path contains an encoded slash, a backslash or NUL");
             }
-            let segment = std::str::from_utf8(bytes).map_err(|_| "the path is not valid UTF-8")?;
+            let segment = if escaped {
+                std::str::from_utf8(bytes).map_err(|_| "the path is not valid UTF-8")?
+            } else {
+                raw_segment
+            };
             if segment == "." || segment == ".." {
                 return Err("the path contains a `.` or `..` segment");
             }
             if segment.starts_with('.') && segment != ".well-known" {
                 return Err("hidden files are not served");
             }
-            if segment.chars().any(char::is_control) {
+            // C0 controls and DEL were seen above; C1 controls (U+0080–U+009F) are not ASCII.
+            if ascii_control || (non_ascii && segment.chars().any(char::is_control)) {
                 return Err("the path contains control characters");
             }
             if !relative.is_empty() {
@@ -60,7 +85,12 @@ impl SafePath {
 
     /// Whether the last segment has no extension (a client-side route such as `/users/42`).
     pub fn is_extensionless(&self) -> bool {
-        !self.relative.rsplit('/').next().unwrap_or("").contains('.')
+        let bytes = self.relative.as_bytes();
+        let last = bytes
+            .iter()
+            .rposition(|&b| b == b'/')
+            .map_or(0, |at| at + 1);
+        !bytes[last..].contains(&b'.')
     }
 }
 
@@ -79,6 +109,36 @@ mod tests {
         assert!(path.trailing_slash && path.is_extensionless());
         let root = SafePath::parse("/").expect("valid");
         assert!(root.trailing_slash && root.relative.is_empty() && root.is_extensionless());
+    }
+
+    #[test]
+    fn control_characters_are_refused_and_other_unicode_is_kept() {
+        for raw in [
+            "/a%09b.js",
+            "/a%7f",
+            "/%1b[31m",
+            "/a%c2%80.js",
+            "/x%c2%9f",
+            "/a\u{85}b",
+        ] {
+            assert_eq!(
+                SafePath::parse(raw),
+                Err("the path contains control characters"),
+                "{raw}"
+            );
+        }
+        let path = SafePath::parse("/caf%c3%a9/na\u{ef}ve.js").expect("valid");
+        assert_eq!(path.relative, "café/naïve.js");
+        // The first rule a segment breaks names the refusal.
+        assert_eq!(
+            SafePath::parse("/.%00"),
+            Err("the path contains an encoded slash, a backslash or NUL")
+        );
+        assert_eq!(
+            SafePath::parse("/%ff%09"),
+            Err("the path is not valid UTF-8")
+        );
+        assert_eq!(SafePath::parse("/.%09"), Err("hidden files are not served"));
     }
 
     #[test]

@@ -383,8 +383,8 @@ async fn dispatch(
         Target::Static(dir) => {
             let rest = route.rest(req.uri().path());
             let headers = FileRequest::from_headers(req.headers());
-            let response = shared.files.serve(dir, req.method(), rest, &headers).await;
-            response.into()
+            let answer = shared.files.serve(dir, req.method(), rest, &headers).await;
+            answer.into_response().into()
         }
         _ => forward(&runtime.config, &shared.upstreams, route, req, peer).await,
     }
