@@ -35,24 +35,34 @@ NG="$(cat $W/nginx.pid) $(pgrep -P "$(cat $W/nginx.pid)" | tr '\n' ' ')"
 ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' /proc/$p/stat))); done; echo $t; }
 HZ=$(getconf CLK_TCK)
 NAMES=(nginx runway floor); PORTS=(21501 21502 21503)
+# A server that exits mid-run would leave a meaningless row: stop there, keeping the logs.
+alive_or_stop() {
+  local pid
+  for pid in "$@"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "$who or the upstream exited (logs in $W/logs)" >&2
+      kill $UP $PX $FL 2>/dev/null; kill "$(cat $W/nginx.pid 2>/dev/null)" 2>/dev/null
+      trap - EXIT; exit 1
+    fi
+  done
+}
 echo "round server req/s server_us upstream_us wrk_us sum_us"
 for r in $(seq 1 "$ROUNDS"); do
   for k in 0 1 2; do
     j=$(( (k + r) % 3 )); who=${NAMES[$j]}; port=${PORTS[$j]}
     case $who in nginx) pids=$NG ;; runway) pids=$PX ;; floor) pids=$FL ;; esac
-    for pid in $pids $UP; do
-      kill -0 $pid 2>/dev/null || { echo "$who or the upstream exited (logs in $W/logs)" >&2; trap - EXIT; exit 1; }
-    done
+    alive_or_stop $pids $UP
     p0=$(ticks $pids); u0=$(ticks $UP)
     out=$( { /usr/bin/time -f "WRKTIME %U %S" wrk -t2 -c64 -d$DUR http://127.0.0.1:$port$URL; } 2>&1 )
+    alive_or_stop $pids $UP
     p1=$(ticks $pids); u1=$(ticks $UP)
     n=$(awk '/requests in/ {print $1}' <<<"$out"); rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     wrk_us=$(awk '/WRKTIME/ {print ($2 + $3) * 1e6}' <<<"$out")
     awk -v r=$r -v who=$who -v rps="$rps" -v n="$n" -v p=$((p1 - p0)) -v u=$((u1 - u0)) -v w="$wrk_us" -v hz="$HZ" 'BEGIN {
       printf "%d %s %.0f %.1f %.1f %.1f %.1f\n", r, who, rps, p / hz * 1e6 / n, u / hz * 1e6 / n, w / n,
-        (p + u) / hz * 1e6 / n + w / n }'
+        (p + u) / hz * 1e6 / n + w / n }' | tee -a $W/rounds
   done
-done | tee $W/rounds
+done
 python3 - $W/rounds <<'PY'
 import statistics as st, sys
 rows = [l.split() for l in open(sys.argv[1]) if l[0].isdigit()]
